@@ -1,0 +1,30 @@
+//! `ser`: speech emotion recognition experiments, from audio files to comparison tables.
+//!
+//! The modules follow the data's path:
+//!
+//! | stage | module | owns |
+//! |---|---|---|
+//! | audio | [`audio`] | decoding (symphonia), mono mix, resampling (rubato), fixed length |
+//! | features | [`features`] | ZCR, RMS, energy, mel spectrogram, `power_to_db`, MFCC (librosa-exact) |
+//! | corpora | [`corpus`] | CREMA-D, EmoDB, CSV manifests, the synthetic default corpus, checks |
+//! | splits | [`split`] | random (stratified), speaker-disjoint, speaker k-fold |
+//! | cache | [`cache`] | features extracted once per (files, audio, features) and stored as `.npy` |
+//!
+//! The `ser` binary is a thin layer over these ([`cli`]).
+
+pub mod audio;
+pub mod bench;
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod corpus;
+pub mod error;
+pub mod features;
+pub mod npy;
+pub mod progress;
+pub mod split;
+
+pub use config::{
+    AudioConfig, Config, CorpusKind, DataConfig, FeatureConfig, FeatureKind, SplitConfig, SplitKind,
+};
+pub use error::{Error, Result};
