@@ -1,0 +1,170 @@
+//! End-to-end tests of the `ser` binary: help text, feature extraction files, the cache, errors.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn ser() -> Command {
+    let mut c = Command::cargo_bin("ser").expect("ser binary");
+    c.env_remove("RUST_LOG").env_remove("SER_CACHE");
+    c
+}
+
+fn shared() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    if p.join("parity/index.json").is_file() {
+        Some(p)
+    } else {
+        eprintln!("skipped: ../shared (librosa parity files, EmoDB clips) is not beside the checkout");
+        None
+    }
+}
+
+fn stdout(c: &mut Command) -> String {
+    let out = c.output().expect("run ser");
+    assert!(
+        out.status.success(),
+        "ser failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn failure(c: &mut Command) -> (i32, String) {
+    let out = c.output().expect("run ser");
+    assert!(!out.status.success(), "expected failure, got success: {}", String::from_utf8_lossy(&out.stdout));
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn help_lists_every_command_and_each_has_an_example() {
+    let top = stdout(ser().arg("--help"));
+    for cmd in ["data", "features", "bench"] {
+        assert!(top.contains(cmd), "`ser --help` does not list {cmd}:\n{top}");
+    }
+    for sub in [
+        &["data", "check"][..],
+        &["data", "synth"],
+        &["data", "split"],
+        &["features", "extract"],
+        &["features", "cache"],
+        &["bench", "features"],
+    ] {
+        let help = stdout(ser().args(sub).arg("--help"));
+        assert!(help.contains("Example"), "`ser {} --help` has no example:\n{help}", sub.join(" "));
+    }
+}
+
+fn write_sine_wav(path: &Path, rate: u32, seconds: f32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let n = (rate as f32 * seconds) as usize;
+    for i in 0..n {
+        let t = i as f32 / rate as f32;
+        w.write_sample((0.3 * (2.0 * std::f32::consts::PI * 220.0 * t).sin() * 32767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+fn read_npy_f64(path: &Path) -> (Vec<u64>, Vec<f64>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = npy.shape().to_vec();
+    let data: Vec<f64> = match npy.dtype() {
+        npyz::DType::Plain(t) if t.size_field() == 8 => npy.into_vec::<f64>().unwrap(),
+        _ => npy.into_vec::<f32>().unwrap().into_iter().map(f64::from).collect(),
+    };
+    (shape, data)
+}
+
+#[test]
+fn extract_writes_librosa_layout_and_matches_parity_files() {
+    let Some(shared) = shared() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let clip = shared.join("data/emodb/wav/03a01Fa.wav");
+    stdout(ser().args(["features", "extract"]).arg(&clip).arg("--out").arg(out.path()));
+    for (name, tol) in [("signal", 1e-7), ("zcr", 1e-6), ("rms", 1e-6), ("mel_db", 0.01), ("mfcc", 0.01)] {
+        let (shape, ours) = read_npy_f64(&out.path().join("03a01Fa").join(format!("{name}.npy")));
+        let (ref_shape, reference) = read_npy_f64(&shared.join("parity/03a01Fa").join(format!("{name}.npy")));
+        assert_eq!(shape, ref_shape, "{name} shape");
+        let worst = ours.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst <= tol, "{name}: worst difference {worst} > {tol}");
+    }
+}
+
+#[test]
+fn extract_reports_bad_files_by_name_and_skip_bad_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.wav");
+    write_sine_wav(&good, 16_000, 0.5);
+    let bad = dir.path().join("notes.wav");
+    std::fs::write(&bad, "this is not audio").unwrap();
+    let out = dir.path().join("out");
+    let (code, err) = failure(ser().args(["features", "extract"]).arg(&good).arg(&bad).arg("--out").arg(&out));
+    assert_eq!(code, 1);
+    assert!(err.contains("notes.wav"), "error does not name the file: {err}");
+    assert!(err.contains("--skip-bad"), "error does not say how to go on: {err}");
+    let text = stdout(
+        ser().args(["features", "extract", "--skip-bad"]).arg(&good).arg(&bad).arg("--out").arg(&out),
+    );
+    assert!(text.contains("1 of 2 files written"), "{text}");
+    assert!(out.join("good/mel_db.npy").is_file());
+    assert!(!out.join("notes").join("mel_db.npy").exists());
+}
+
+#[test]
+fn malformed_config_names_the_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[features]\nhop_lenght = 256\n").unwrap();
+    let wav = dir.path().join("a.wav");
+    write_sine_wav(&wav, 22_050, 0.2);
+    let (code, err) = failure(
+        ser().args(["features", "extract"]).arg(&wav).arg("--out").arg(dir.path()).arg("--config").arg(&cfg),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.toml"), "{err}");
+    assert!(err.contains("hop_lenght"), "{err}");
+}
+
+#[test]
+fn synth_corpus_checks_and_caches_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synth");
+    stdout(ser().args(["data", "synth", "--actors", "2", "--seed", "3", "--out"]).arg(&data));
+    let check = stdout(ser().args(["data", "check"]).arg(&data));
+    for emotion in ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"] {
+        assert!(check.contains(emotion), "check report lacks {emotion}:\n{check}");
+    }
+    let cfg = dir.path().join("exp.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[data]\ncorpus = \"crema-d\"\npath = \"{}\"\n[features]\nkind = \"zcr+rms\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let first = stdout(ser().args(["features", "cache"]).arg(&cfg).arg("--cache").arg(&cache));
+    assert!(first.contains("extracted into"), "{first}");
+    assert!(first.contains("[220]"), "{first}");
+    let second = stdout(ser().args(["features", "cache"]).arg(&cfg).arg("--cache").arg(&cache));
+    assert!(second.contains("read from cache"), "second run extracted again: {second}");
+    // Touching a file changes the key: the next run extracts again.
+    let some_wav = std::fs::read_dir(&data)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "wav"))
+        .unwrap();
+    let bytes = std::fs::read(&some_wav).unwrap();
+    std::fs::write(&some_wav, &bytes[..bytes.len() - 2]).unwrap();
+    let third = stdout(ser().args(["features", "cache", "--skip-bad"]).arg(&cfg).arg("--cache").arg(&cache));
+    assert!(third.contains("extracted into"), "changed corpus was read from a stale cache: {third}");
+}
