@@ -3,7 +3,7 @@
 //! `SS` is the speaker (two digits), `TTT` the text (`a01`…`b10`), `E` the emotion as a German
 //! initial and `V` the version letter. Six emotions map onto the CREMA-D classes (W→ANG, E→DIS,
 //! A→FEA, F→HAP, N→NEU, T→SAD). Boredom (`L`) has no CREMA-D class: it is left out by default
-//! (counted and logged) or kept as a seventh class, [`BOREDOM`](super::BOREDOM).
+//! (counted and logged) or kept as a seventh class, [`BOREDOM`].
 
 use std::path::Path;
 
