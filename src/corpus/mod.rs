@@ -1,1 +1,191 @@
-//! (stub)
+//! Corpora: turning a directory of clips (or a CSV manifest) into a labelled item list.
+//!
+//! Readers own the naming conventions of each corpus ([`crema_d`], [`emodb`], [`csv`]) and the
+//! embedded synthetic corpus ([`synth`]); [`check`] audits a corpus directory (counts, durations,
+//! integrity against a `file,bytes,sha256` manifest). Nothing here decodes audio: an [`Item`] is a
+//! path plus its label and metadata, and the feature stages read the audio later.
+//!
+//! Labels are indices into [`Corpus::classes`]. CREMA-D, EmoDB and CSV manifests whose labels are
+//! all CREMA-D codes share the six [`EMOTIONS`] in alphabetical order — scikit-learn's
+//! `LabelEncoder` order, which the report's models were trained with — so a model trained on one
+//! corpus reads the labels of another the same way.
+
+pub mod check;
+pub mod crema_d;
+pub mod csv;
+pub mod emodb;
+pub mod synth;
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{CorpusKind, DataConfig};
+use crate::error::{Error, Result};
+
+/// The six CREMA-D emotion codes, alphabetical (the report's `LabelEncoder` order).
+pub const EMOTIONS: [&str; 6] = ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"];
+
+/// EmoDB's boredom class, appended as a seventh class when `data.include_boredom` is set.
+pub const BOREDOM: &str = "BOR";
+
+/// One clip of a corpus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Where the audio is (the corpus root joined with the file's name or manifest path).
+    pub path: PathBuf,
+    /// Index into [`Corpus::classes`].
+    pub label: usize,
+    /// Speaker (actor) id as written in the corpus, e.g. `1001` (CREMA-D) or `03` (EmoDB).
+    pub speaker: String,
+    /// Sentence / text code, where the corpus has one (`DFA`, `a01`).
+    pub sentence: Option<String>,
+    /// Emotion intensity level, where the corpus has one (CREMA-D: `LO`, `MD`, `HI`, `XX`).
+    pub level: Option<String>,
+}
+
+/// A labelled list of clips.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Corpus {
+    /// Which reader produced it.
+    pub kind: CorpusKind,
+    /// The corpus directory (for CSV: the folder holding the manifest); item paths start with it.
+    pub root: PathBuf,
+    /// Class names; an item's `label` indexes this.
+    pub classes: Vec<String>,
+    /// The clips, sorted by file name (CSV: by manifest path).
+    pub items: Vec<Item>,
+}
+
+impl Corpus {
+    /// Number of items per class, indexed like `classes`.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.classes.len()];
+        for item in &self.items {
+            if let Some(c) = counts.get_mut(item.label) {
+                *c += 1;
+            }
+        }
+        counts
+    }
+
+    /// The distinct speakers, sorted.
+    pub fn speakers(&self) -> Vec<&str> {
+        let mut s: Vec<&str> = self.items.iter().map(|i| i.speaker.as_str()).collect();
+        s.sort_unstable();
+        s.dedup();
+        s
+    }
+
+    /// An item's path relative to the corpus root (the path itself when it lies outside it).
+    pub fn relative_path<'a>(&self, item: &'a Item) -> &'a Path {
+        item.path.strip_prefix(&self.root).unwrap_or(&item.path)
+    }
+}
+
+/// Reads the corpus `cfg` names. `Synth` first generates the synthetic corpus into `cfg.path`
+/// (once; an existing complete corpus is reused) and then reads it as CREMA-D.
+pub fn open(cfg: &DataConfig) -> Result<Corpus> {
+    match cfg.corpus {
+        CorpusKind::CremaD => crema_d::read_dir(&cfg.path, CorpusKind::CremaD),
+        CorpusKind::Emodb => emodb::read_dir(&cfg.path, cfg.include_boredom),
+        CorpusKind::Csv => csv::read(&cfg.path),
+        CorpusKind::Synth => {
+            synth::ensure(&cfg.path, cfg.synth_actors, cfg.synth_seed)?;
+            crema_d::read_dir(&cfg.path, CorpusKind::Synth)
+        }
+    }
+}
+
+/// One directory listing split into `.wav` file names and everything else.
+pub(crate) struct Listing {
+    /// Names of `.wav` files (case-insensitive extension), sorted.
+    pub wavs: Vec<String>,
+    /// Entries that are not `.wav` files (other files, folders, names that are not UTF-8).
+    pub ignored: Vec<PathBuf>,
+}
+
+/// Lists `dir` (not recursively). Entries that are not `.wav` files are returned as ignored.
+pub(crate) fn list_dir(dir: &Path) -> Result<Listing> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut wavs = Vec::new();
+    let mut ignored = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        // file_type() does not follow symlinks; metadata() does, so a link to a clip counts.
+        let is_file = std::fs::metadata(&path)
+            .map(|m| m.is_file())
+            .unwrap_or(false);
+        match entry.file_name().to_str() {
+            Some(name) if is_file && has_wav_extension(name) => wavs.push(name.to_string()),
+            _ => ignored.push(path),
+        }
+    }
+    wavs.sort_unstable();
+    ignored.sort_unstable();
+    Ok(Listing { wavs, ignored })
+}
+
+/// True for names ending in `.wav`, any case.
+pub(crate) fn has_wav_extension(name: &str) -> bool {
+    Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+}
+
+/// Logs the entries a reader skipped, so a stray file is visible without failing the run.
+pub(crate) fn warn_ignored(dir: &Path, ignored: &[PathBuf]) {
+    if let Some(first) = ignored.first() {
+        tracing::warn!(
+            "{}: ignored {} entr{} that {} not .wav files (first: {})",
+            dir.display(),
+            ignored.len(),
+            if ignored.len() == 1 { "y" } else { "ies" },
+            if ignored.len() == 1 { "is" } else { "are" },
+            first.display()
+        );
+    }
+}
+
+/// The error for a directory without a single usable clip.
+pub(crate) fn no_clips(dir: &Path, what: &str) -> Error {
+    Error::Corpus {
+        path: dir.to_path_buf(),
+        message: format!(
+            "no clips found in {}: expected {what}; check data.path and data.corpus",
+            dir.display()
+        ),
+    }
+}
+
+/// The six [`EMOTIONS`] as owned class names.
+pub(crate) fn emotion_classes() -> Vec<String> {
+    EMOTIONS.iter().map(|s| s.to_string()).collect()
+}
+
+/// Index of a CREMA-D emotion code in [`EMOTIONS`].
+pub fn emotion_index(code: &str) -> Option<usize> {
+    EMOTIONS.iter().position(|e| *e == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emotions_are_sorted_like_label_encoder() {
+        let mut sorted = EMOTIONS;
+        sorted.sort_unstable();
+        assert_eq!(sorted, EMOTIONS);
+        assert_eq!(emotion_index("NEU"), Some(4));
+        assert_eq!(emotion_index("BOR"), None);
+    }
+
+    #[test]
+    fn wav_extension_any_case() {
+        assert!(has_wav_extension("a.wav"));
+        assert!(has_wav_extension("a.WAV"));
+        assert!(!has_wav_extension("a.wav.txt"));
+        assert!(!has_wav_extension("wav"));
+    }
+}

@@ -1,0 +1,258 @@
+//! CSV manifests: any corpus described by `path,label[,speaker]` rows.
+//!
+//! Paths are relative to the manifest's folder (absolute paths are taken as they are). The header
+//! row is optional; when there is one it must read exactly `path,label` or `path,label,speaker`.
+//! Without a speaker column every clip's speaker is `unknown`, which makes speaker splits
+//! impossible but random splits fine. Fields may be double-quoted (`"a,b.wav"`, `""` for a quote);
+//! a record cannot span lines.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::{Corpus, Item, EMOTIONS};
+use crate::config::CorpusKind;
+use crate::error::{Error, Result};
+
+/// The file name looked for when the configured path is a folder.
+pub const MANIFEST_NAME: &str = "manifest.csv";
+
+/// Speaker given to every clip of a manifest without a speaker column.
+pub const UNKNOWN_SPEAKER: &str = "unknown";
+
+/// How many problems of one kind an error message lists before summarising the rest.
+const LIST_AT_MOST: usize = 10;
+
+/// The manifest file `path` names: `path` itself, or `path/manifest.csv` when it is a folder.
+pub fn manifest_path(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(MANIFEST_NAME)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Reads a manifest (`path` is the file, or a folder holding `manifest.csv`). Every listed file
+/// must exist; classes are the distinct labels sorted, or the six CREMA-D emotions when every
+/// label is one of them (so indices match models trained on CREMA-D).
+pub fn read(path: &Path) -> Result<Corpus> {
+    let manifest = manifest_path(path);
+    let text = std::fs::read_to_string(&manifest).map_err(|e| Error::io(&manifest, e))?;
+    let root = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
+    let rows = parse_manifest(&manifest, &text)?;
+    if rows.is_empty() {
+        return Err(Error::Corpus {
+            path: manifest.clone(),
+            message: format!(
+                "no clips found in {}: the manifest lists no rows (expected `path,label[,speaker]`)",
+                manifest.display()
+            ),
+        });
+    }
+
+    let missing: Vec<&Row> = rows
+        .iter()
+        .filter(|r| !root.join(&r.path).is_file())
+        .collect();
+    if !missing.is_empty() {
+        let mut message = format!(
+            "{} of {} listed files do not exist (paths are relative to {}):",
+            missing.len(),
+            rows.len(),
+            if root.as_os_str().is_empty() {
+                ".".to_string()
+            } else {
+                root.display().to_string()
+            }
+        );
+        for r in missing.iter().take(LIST_AT_MOST) {
+            message.push_str(&format!(
+                "\n  line {}: {}",
+                r.line,
+                root.join(&r.path).display()
+            ));
+        }
+        if missing.len() > LIST_AT_MOST {
+            message.push_str(&format!("\n  … and {} more", missing.len() - LIST_AT_MOST));
+        }
+        return Err(Error::Corpus {
+            path: manifest,
+            message,
+        });
+    }
+
+    let mut labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    let classes: Vec<String> = if labels.iter().all(|l| EMOTIONS.contains(l)) {
+        super::emotion_classes()
+    } else {
+        labels.iter().map(|l| l.to_string()).collect()
+    };
+    let mut items: Vec<Item> = rows
+        .into_iter()
+        .map(|r| Item {
+            path: root.join(&r.path),
+            // Every label is in `classes` by construction.
+            label: classes.iter().position(|c| *c == r.label).unwrap_or(0),
+            speaker: r.speaker,
+            sentence: None,
+            level: None,
+        })
+        .collect();
+    items.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Corpus {
+        kind: CorpusKind::Csv,
+        root,
+        classes,
+        items,
+    })
+}
+
+/// One manifest row.
+#[derive(Debug)]
+struct Row {
+    line: usize,
+    path: String,
+    label: String,
+    speaker: String,
+}
+
+fn parse_manifest(manifest: &Path, text: &str) -> Result<Vec<Row>> {
+    let bad = |line: usize, message: String| Error::Corpus {
+        path: manifest.to_path_buf(),
+        message: format!("line {line}: {message}"),
+    };
+    let mut rows = Vec::new();
+    let mut columns: Option<usize> = None;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, raw) in text.trim_start_matches('\u{feff}').lines().enumerate() {
+        let line = i + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let fields = parse_record(raw).map_err(|m| bad(line, m))?;
+        if columns.is_none() && fields.first().map(String::as_str) == Some("path") {
+            match fields.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                ["path", "label"] => columns = Some(2),
+                ["path", "label", "speaker"] => columns = Some(3),
+                _ => {
+                    return Err(bad(
+                        line,
+                        format!(
+                            "header `{}` must be exactly `path,label` or `path,label,speaker`",
+                            raw.trim()
+                        ),
+                    ))
+                }
+            }
+            continue;
+        }
+        let n = *columns.get_or_insert(fields.len());
+        if fields.len() != n || !(2..=3).contains(&n) {
+            let expected = match n {
+                2 => "2 fields (path,label)",
+                3 => "3 fields (path,label,speaker)",
+                _ => "2 or 3 fields (path,label[,speaker])",
+            };
+            return Err(bad(
+                line,
+                format!("expected {expected}, found {}", fields.len()),
+            ));
+        }
+        let mut f = fields.into_iter();
+        let path = f.next().unwrap_or_default();
+        let label = f.next().unwrap_or_default();
+        let speaker = f.next().unwrap_or_default();
+        if path.is_empty() {
+            return Err(bad(line, "empty path".into()));
+        }
+        if label.is_empty() {
+            return Err(bad(line, format!("empty label for `{path}`")));
+        }
+        if let Some(first) = seen.insert(path.clone(), line) {
+            return Err(bad(
+                line,
+                format!("`{path}` is already listed on line {first}; list each clip once"),
+            ));
+        }
+        rows.push(Row {
+            line,
+            path,
+            label,
+            speaker: if speaker.is_empty() {
+                UNKNOWN_SPEAKER.to_string()
+            } else {
+                speaker
+            },
+        });
+    }
+    Ok(rows)
+}
+
+/// Splits one CSV line into fields: comma-separated, surrounding blanks trimmed, fields may be
+/// double-quoted with `""` standing for a quote inside them.
+pub(crate) fn parse_record(line: &str) -> std::result::Result<Vec<String>, String> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
+            chars.next();
+        }
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                    None => return Err("unterminated quoted field".into()),
+                }
+            }
+            while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
+                chars.next();
+            }
+            match chars.next() {
+                None => {
+                    fields.push(field);
+                    return Ok(fields);
+                }
+                Some(',') => fields.push(field),
+                Some(c) => return Err(format!("unexpected `{c}` after a quoted field")),
+            }
+        } else {
+            loop {
+                match chars.next() {
+                    None => {
+                        fields.push(field.trim_end().to_string());
+                        return Ok(fields);
+                    }
+                    Some(',') => break,
+                    Some(c) => field.push(c),
+                }
+            }
+            fields.push(field.trim_end().to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records() {
+        let r = |s: &str| parse_record(s).unwrap();
+        assert_eq!(r("a.wav,ANG"), ["a.wav", "ANG"]);
+        assert_eq!(r(" a.wav , ANG ,s1\r"), ["a.wav", "ANG", "s1"]);
+        assert_eq!(r("\"a,\"\"b\"\".wav\",HAP"), ["a,\"b\".wav", "HAP"]);
+        assert_eq!(r("a.wav,"), ["a.wav", ""]);
+        assert_eq!(r(""), [""]);
+        assert!(parse_record("\"a.wav,ANG").is_err());
+        assert!(parse_record("\"a\"x,ANG").is_err());
+    }
+}
