@@ -262,7 +262,7 @@ fn write_entry(table: &FeatureTable, corpus: &Corpus, audio: &AudioConfig, featu
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let mut shape = vec![table.rows()];
     shape.extend_from_slice(&table.shape);
-    npy::write_f32(&tmp.join("features.npy"), &shape, &table.data)?;
+    npy::write_f32(&tmp.join("features.npy"), &table.data, &shape)?;
     let files: String = table
         .items
         .iter()
@@ -298,7 +298,7 @@ fn read_entry(dir: &Path, corpus: &Corpus) -> Result<FeatureTable> {
         message: format!("unreadable cache metadata: {e}"),
     })?;
     let features_path = dir.join("features.npy");
-    let (shape, data) = npy::read_f32(&features_path)?;
+    let npy::Array { shape, data } = npy::read_f32(&features_path)?;
     let mut expected = vec![meta.rows];
     expected.extend_from_slice(&meta.shape);
     if shape != expected {

@@ -319,7 +319,7 @@ impl Config {
             );
         }
         if let Some(t) = f.top_db {
-            if !(t > 0.0) {
+            if t.is_nan() || t <= 0.0 {
                 return bad(
                     "features.top_db",
                     format!("must be positive (librosa: 80), got {t}"),
