@@ -3,11 +3,12 @@
 //! `ser` must run end to end on a fresh clone with no downloaded data, so this module renders a
 //! small acted-speech-like corpus from a source-filter voice model: a Rosenberg glottal pulse
 //! train on a moving F0 contour (declination, accents, tremor, jitter/shimmer, creak), aspiration
-//! noise, spectral tilt, a cascade of four formant resonators moving between vowel targets of the
-//! twelve CREMA-D sentences, frication/plosive noise for consonants, leading/trailing silence and
-//! a recording noise floor. Emotions move pitch level and range, loudness, tempo, voice quality and
-//! articulation; speakers move base F0, vocal-tract length, loudness, rate and expressiveness; every
-//! clip draws its own variation, so the classes overlap the way acted speech does.
+//! noise, spectral tilt, a cascade of formant resonators (four moving between the vowel targets
+//! of the twelve CREMA-D sentences, one fixed), frication/plosive noise for consonants,
+//! leading/trailing silence and a recording noise floor. Emotions move pitch level and range,
+//! loudness, tempo, voice quality and articulation; speakers move base F0, vocal-tract length,
+//! loudness, rate and expressiveness; every clip draws its own variation, so the classes overlap
+//! the way acted speech does.
 //!
 //! Output: 16 kHz mono 16-bit WAVs named `AAAA_SSS_EEE_LL.wav` (actor ids from 1001), plus a
 //! `synth.json` marker written last. Every clip has its own ChaCha8 stream seeded from
@@ -1096,6 +1097,9 @@ pub fn render(spec: &SynthSpec, clip: ClipId) -> Vec<i16> {
     let mut cycle = 0u64;
     let mut tilt_state = 0.0;
     let mut tract = [Resonator::default(); 4];
+    // A fixed fifth formant keeps energy above F4, where real voices still have some.
+    let mut f5 = Resonator::default();
+    f5.set_formant(4500.0 * v.formant_scale, 350.0);
     let mut frication = Resonator::default();
     let bandwidths = [80.0, 100.0, 150.0, 250.0];
     let bw_scale = 1.0 + 2.0 * v.breath;
@@ -1159,6 +1163,7 @@ pub fn render(spec: &SynthSpec, clip: ClipId) -> Vec<i16> {
             for r in tract.iter_mut() {
                 x = r.step(x);
             }
+            x = f5.step(x);
             voiced[n] = x;
             let burst = if namp > 1e-5 {
                 white(&mut rng) * namp
