@@ -1,0 +1,10 @@
+//! Integration tests, one module per stage, linked into one binary.
+//!
+//! Tests that need `../shared` (real EmoDB clips, librosa parity files, CREMA-D metadata) skip
+//! with a message saying so when it is absent.
+
+mod audio;
+mod cli;
+mod corpus;
+mod split;
+mod synth;
