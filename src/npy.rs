@@ -95,10 +95,7 @@ pub fn decode<T: Element>(path: &Path, bytes: &[u8]) -> Result<Array<T>> {
         other => {
             return Err(npy_error(
                 path,
-                format!(
-                    "unsupported dtype {}: expected <f4 or <f8",
-                    other.descr()
-                ),
+                format!("unsupported dtype {}: expected <f4 or <f8", other.descr()),
             ))
         }
     };
@@ -167,9 +164,7 @@ fn temp_path(path: &Path) -> PathBuf {
 
 /// Writes `data` as a C-order `.npy` of `T::DESCR` with `shape`, via a temporary sibling file.
 pub fn write<T: Element + npyz::Serialize>(path: &Path, data: &[T], shape: &[usize]) -> Result<()> {
-    let count = shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     if count != Some(data.len()) {
         return Err(npy_error(
             path,
@@ -181,9 +176,8 @@ pub fn write<T: Element + npyz::Serialize>(path: &Path, data: &[T], shape: &[usi
         ));
     }
     let tmp = temp_path(path);
-    let result = write_to(&tmp, data, shape).and_then(|()| {
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-    });
+    let result = write_to(&tmp, data, shape)
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
     if result.is_err() {
         // Best effort: the original error is what matters.
         let _ = std::fs::remove_file(&tmp);
@@ -277,7 +271,10 @@ mod tests {
         let h = dir.path().join("huge.npy");
         std::fs::write(&h, header_bytes("<f4", "(9999999999999,)", 40)).unwrap();
         let msg = read_f32(&h).unwrap_err().to_string();
-        assert!(msg.contains("huge.npy") && msg.contains("truncated"), "{msg}");
+        assert!(
+            msg.contains("huge.npy") && msg.contains("truncated"),
+            "{msg}"
+        );
 
         let i = dir.path().join("int.npy");
         std::fs::write(&i, header_bytes("<i4", "(1,)", 4)).unwrap();
@@ -286,7 +283,10 @@ mod tests {
 
         let g = dir.path().join("garbage.npy");
         std::fs::write(&g, b"not an npy file at all").unwrap();
-        assert!(read_f32(&g).unwrap_err().to_string().contains("garbage.npy"));
+        assert!(read_f32(&g)
+            .unwrap_err()
+            .to_string()
+            .contains("garbage.npy"));
         assert!(read_f32(dir.path().join("missing.npy")).is_err());
     }
 

@@ -3,7 +3,7 @@
 //!
 //! All three are sums over overlapping windows. They are computed from per-sample (ZCR) or
 //! per-hop-block (RMS, energy) partial sums, so each sample is touched once however much the
-//! frames overlap: ZCR from exact integer prefix counts, RMS and energy from f64 block sums
+//! frames overlap: ZCR from per-hop-block crossing counts (exact integers), RMS and energy from f64 block sums
 //! (no running-sum cancellation, so quiet frames keep their relative precision).
 
 /// librosa's `zero_crossings` threshold: samples with `|x| <= 1e-10` count as zero (positive).
@@ -20,9 +20,23 @@ pub fn energy_frames(n: usize, hop: usize) -> usize {
     n.div_ceil(hop)
 }
 
+/// Whether `x` counts as negative: sign bit set and `|x| > 1e-10`. NaN keeps its sign bit, as
+/// `np.signbit` does; ±0 and tiny values are positive. Branch-free so loops vectorise.
+#[inline]
 fn is_negative(x: f32) -> bool {
-    // NaN keeps its sign bit, as np.signbit does; ±0 and tiny values are positive.
-    x.is_sign_negative() && !(x.abs() <= ZC_THRESHOLD)
+    (x.to_bits() >> 31 == 1) & !(x.abs() <= ZC_THRESHOLD)
+}
+
+/// Number of `j` in `lo..hi` (`lo >= 1`) where `y[j - 1]` and `y[j]` differ in sign.
+fn crossings(y: &[f32], lo: usize, hi: usize) -> u32 {
+    if lo >= hi {
+        return 0;
+    }
+    y[lo - 1..hi - 1]
+        .iter()
+        .zip(&y[lo..hi])
+        .map(|(&a, &b)| u32::from(is_negative(a) != is_negative(b)))
+        .sum()
 }
 
 /// `librosa.feature.zero_crossing_rate(y, frame_length, hop_length, center=True)[0]`.
@@ -32,36 +46,45 @@ fn is_negative(x: f32) -> bool {
 pub fn zcr(y: &[f32], frame_length: usize, hop: usize) -> Vec<f32> {
     let n = y.len();
     let frames = centred_frames(n, hop);
-    // prefix[j] = crossings between y[i-1] and y[i] for 1 <= i <= j. Edge padding repeats the
-    // end samples, so it adds no crossings: only pairs inside y can cross.
-    let mut prefix = Vec::with_capacity(n.max(1));
-    prefix.push(0u32);
-    if let Some(&first) = y.first() {
-        let mut prev = is_negative(first);
-        let mut count = 0u32;
-        for &x in &y[1..] {
-            let neg = is_negative(x);
-            count += u32::from(neg != prev);
-            prefix.push(count);
-            prev = neg;
-        }
-    }
-    let half = (frame_length / 2) as isize;
-    let last = n as isize - 1;
-    (0..frames)
-        .map(|t| {
-            // The frame covers y[s .. s + frame_length] (s may be negative); its pairs end at
-            // j = s+1 ..= s+frame_length-1, of which those with 1 <= j <= n-1 lie inside y.
-            let s = (t * hop) as isize - half;
-            let lo = (s + 1).max(1);
-            let hi = (s + frame_length as isize - 1).min(last);
-            let count = if lo <= hi {
-                prefix[hi as usize] - prefix[lo as usize - 1]
-            } else {
-                0
-            };
-            (f64::from(count) / frame_length as f64) as f32
-        })
+    let half = frame_length / 2;
+    // Frame t covers y[s .. s + frame_length] with s = t*hop - half (s may be negative). Its
+    // pairs (j-1, j) have j in s+1 ..= s+frame_length-1; edge padding repeats the end samples,
+    // so only pairs with 1 <= j <= n-1 can cross.
+    let counts: Vec<u32> = if half % hop == 0 && frame_length % hop == 0 {
+        // Whole hop blocks of pair indices, j in [b*hop, (b+1)*hop), counted once each: the frame
+        // is blocks B .. B+L minus its first index j = B*hop (B = t - half/hop, L = fl/hop).
+        let blocks: Vec<u32> = (0..n.div_ceil(hop))
+            .map(|b| crossings(y, (b * hop).max(1), ((b + 1) * hop).min(n)))
+            .collect();
+        let (off_b, len_b) = ((half / hop) as isize, (frame_length / hop) as isize);
+        (0..frames as isize)
+            .map(|t| {
+                let first = t - off_b;
+                let lo = first.max(0) as usize;
+                let hi = (first + len_b).clamp(0, blocks.len() as isize) as usize;
+                let whole: u32 = blocks.get(lo..hi).map_or(0, |b| b.iter().sum());
+                let j0 = first * hop as isize;
+                let excluded = if j0 >= 1 && (j0 as usize) < n {
+                    crossings(y, j0 as usize, j0 as usize + 1)
+                } else {
+                    0
+                };
+                whole - excluded
+            })
+            .collect()
+    } else {
+        (0..frames)
+            .map(|t| {
+                let s = (t * hop) as isize - half as isize;
+                let lo = (s + 1).clamp(1, n as isize) as usize;
+                let hi = (s + frame_length as isize).clamp(1, n as isize) as usize;
+                crossings(y, lo, hi)
+            })
+            .collect()
+    };
+    counts
+        .into_iter()
+        .map(|c| (f64::from(c) / frame_length as f64) as f32)
         .collect()
 }
 
@@ -87,13 +110,7 @@ pub fn energy(y: &[f32], frame_length: usize, hop: usize) -> Vec<f32> {
 
 /// Sum of `x²` (in f64) over `y[t*hop - offset .. t*hop - offset + len]`, clipped to the signal,
 /// for `t` in `0..frames`.
-fn window_square_sums(
-    y: &[f32],
-    frames: usize,
-    hop: usize,
-    offset: usize,
-    len: usize,
-) -> Vec<f64> {
+fn window_square_sums(y: &[f32], frames: usize, hop: usize, offset: usize, len: usize) -> Vec<f64> {
     let n = y.len() as isize;
     if offset % hop == 0 && len % hop == 0 {
         // Windows are whole runs of hop-aligned blocks: sum each block once, then add runs.
@@ -182,9 +199,22 @@ mod tests {
 
     #[test]
     fn zcr_matches_definition() {
-        for (n, fl, hop) in [(1000, 64, 16), (1003, 64, 16), (37, 64, 16), (500, 30, 7)] {
+        for (n, fl, hop) in [
+            (1000, 64, 16),
+            (1003, 64, 16),
+            (1003, 64, 32),
+            (37, 64, 16),
+            (500, 30, 7),
+            (500, 64, 24),
+            (2, 8, 4),
+            (1, 8, 4),
+        ] {
             let y = signal(n);
-            assert_eq!(zcr(&y, fl, hop), zcr_naive(&y, fl, hop), "n={n} fl={fl} hop={hop}");
+            assert_eq!(
+                zcr(&y, fl, hop),
+                zcr_naive(&y, fl, hop),
+                "n={n} fl={fl} hop={hop}"
+            );
         }
     }
 
@@ -203,7 +233,12 @@ mod tests {
 
     #[test]
     fn rms_matches_definition_aligned_and_not() {
-        for (n, fl, hop) in [(2000, 256, 64), (2001, 256, 64), (100, 256, 64), (777, 100, 30)] {
+        for (n, fl, hop) in [
+            (2000, 256, 64),
+            (2001, 256, 64),
+            (100, 256, 64),
+            (777, 100, 30),
+        ] {
             let y = signal(n);
             let got = rms(&y, fl, hop);
             let want = rms_naive(&y, fl, hop);

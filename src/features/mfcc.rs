@@ -20,17 +20,17 @@ impl Dct {
         let n = n_in as f64;
         let mut basis = Vec::with_capacity(n_out * n_in);
         for k in 0..n_out {
-            let scale = if k == 0 { (1.0 / n).sqrt() } else { (2.0 / n).sqrt() };
+            let scale = if k == 0 {
+                (1.0 / n).sqrt()
+            } else {
+                (2.0 / n).sqrt()
+            };
             for i in 0..n_in {
                 let arg = std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2.0 * n);
                 basis.push(scale * arg.cos());
             }
         }
-        Self {
-            n_out,
-            n_in,
-            basis,
-        }
+        Self { n_out, n_in, basis }
     }
 
     /// Transforms each column of `x` (`n_in × frames`) into `n_out × frames`.
@@ -92,6 +92,10 @@ mod tests {
         let y = Dct::new(3, 128).apply(&column(&[-100.0; 128]));
         // librosa's silence/mfcc.npy: -1131.371 (= -100 sqrt(128)), then zeros.
         assert!((y.data[0] + 1131.370_85).abs() < 1e-4, "{:?}", y.data);
-        assert!(y.data[1].abs() < 1e-4 && y.data[2].abs() < 1e-4, "{:?}", y.data);
+        assert!(
+            y.data[1].abs() < 1e-4 && y.data[2].abs() < 1e-4,
+            "{:?}",
+            y.data
+        );
     }
 }

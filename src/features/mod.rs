@@ -55,7 +55,12 @@ impl Matrix {
 
     /// Element `(r, c)`. Panics when out of range, like slice indexing.
     pub fn get(&self, r: usize, c: usize) -> f32 {
-        assert!(r < self.rows && c < self.cols, "({r}, {c}) outside {}×{}", self.rows, self.cols);
+        assert!(
+            r < self.rows && c < self.cols,
+            "({r}, {c}) outside {}×{}",
+            self.rows,
+            self.cols
+        );
         self.data[r * self.cols + c]
     }
 
@@ -136,12 +141,18 @@ impl Extractor {
         if cfg.n_mfcc == 0 || cfg.n_mfcc > cfg.n_mels {
             return Err(bad(
                 "n_mfcc",
-                format!("must be between 1 and n_mels = {} (got {})", cfg.n_mels, cfg.n_mfcc),
+                format!(
+                    "must be between 1 and n_mels = {} (got {})",
+                    cfg.n_mels, cfg.n_mfcc
+                ),
             ));
         }
         let fmax = cfg.fmax.unwrap_or(sr / 2.0);
         if !(cfg.fmin.is_finite() && cfg.fmin >= 0.0) {
-            return Err(bad("fmin", format!("must be a frequency ≥ 0 Hz (got {})", cfg.fmin)));
+            return Err(bad(
+                "fmin",
+                format!("must be a frequency ≥ 0 Hz (got {})", cfg.fmin),
+            ));
         }
         if !(fmax.is_finite() && fmax > cfg.fmin && fmax <= sr / 2.0) {
             return Err(bad(
@@ -201,8 +212,9 @@ impl Extractor {
         let frames = self.n_frames(y.len());
         let mut out = Matrix::zeros(self.mel.n_mels(), frames);
         let mel = &self.mel;
-        self.stft
-            .power_frames(y, |t, power| mel.project(power, &mut out.data, t, frames));
+        self.stft.power_blocks(y, |t0, count, block| {
+            mel.project_block(block, t0, count, &mut out.data, frames)
+        });
         out
     }
 
@@ -302,7 +314,11 @@ mod tests {
             let mut ex = Extractor::new(&cfg, 22_050).unwrap();
             assert_eq!(ex.input_shape(56_000), shape, "{kind}");
             let y = tone(56_000);
-            assert_eq!(ex.model_input(&y).len(), shape.iter().product::<usize>(), "{kind}");
+            assert_eq!(
+                ex.model_input(&y).len(),
+                shape.iter().product::<usize>(),
+                "{kind}"
+            );
         }
     }
 
@@ -344,14 +360,62 @@ mod tests {
     fn rejects_impossible_configs_naming_the_key() {
         let base = FeatureConfig::default();
         let cases: Vec<(FeatureConfig, &str)> = vec![
-            (FeatureConfig { hop_length: 0, ..base.clone() }, "hop_length"),
-            (FeatureConfig { n_fft: 2047, ..base.clone() }, "n_fft"),
-            (FeatureConfig { frame_length: 0, ..base.clone() }, "frame_length"),
-            (FeatureConfig { n_mels: 0, ..base.clone() }, "n_mels"),
-            (FeatureConfig { n_mfcc: 200, ..base.clone() }, "n_mfcc"),
-            (FeatureConfig { fmin: -1.0, ..base.clone() }, "fmin"),
-            (FeatureConfig { fmax: Some(20_000.0), ..base.clone() }, "fmax"),
-            (FeatureConfig { top_db: Some(-3.0), ..base.clone() }, "top_db"),
+            (
+                FeatureConfig {
+                    hop_length: 0,
+                    ..base.clone()
+                },
+                "hop_length",
+            ),
+            (
+                FeatureConfig {
+                    n_fft: 2047,
+                    ..base.clone()
+                },
+                "n_fft",
+            ),
+            (
+                FeatureConfig {
+                    frame_length: 0,
+                    ..base.clone()
+                },
+                "frame_length",
+            ),
+            (
+                FeatureConfig {
+                    n_mels: 0,
+                    ..base.clone()
+                },
+                "n_mels",
+            ),
+            (
+                FeatureConfig {
+                    n_mfcc: 200,
+                    ..base.clone()
+                },
+                "n_mfcc",
+            ),
+            (
+                FeatureConfig {
+                    fmin: -1.0,
+                    ..base.clone()
+                },
+                "fmin",
+            ),
+            (
+                FeatureConfig {
+                    fmax: Some(20_000.0),
+                    ..base.clone()
+                },
+                "fmax",
+            ),
+            (
+                FeatureConfig {
+                    top_db: Some(-3.0),
+                    ..base.clone()
+                },
+                "top_db",
+            ),
         ];
         for (cfg, key) in cases {
             let msg = Extractor::new(&cfg, 22_050).unwrap_err().to_string();

@@ -1,18 +1,18 @@
 //! Short-time Fourier transform as librosa's `stft(center=True, pad_mode='constant')` computes it:
 //! periodic Hann window, frames centred on multiples of the hop with zero padding beyond the
-//! signal, and the power `|X|²` of each real FFT frame.
+//! signal, and the power `|X|²` of each frame's spectrum (bins `0..=n_fft/2`).
 //!
-//! The FFT plan, window and every buffer are made once; frames are produced one at a time and
-//! handed to a callback, so no spectrogram is ever stored and nothing is allocated per frame.
+//! Two real frames go through one complex FFT (frame `t` as the real part, `t + 1` as the
+//! imaginary part) and are separated with the conjugate symmetry of real spectra:
+//! `X_t[k] = (Z[k] + conj(Z[N-k])) / 2`, `X_{t+1}[k] = (Z[k] - conj(Z[N-k])) / 2i`. That costs
+//! about half of two real FFTs (whose pre/post-processing is scalar). The FFT plan, window and
+//! every buffer are made once; frames are handed to a callback, so no complex spectrogram is
+//! stored and nothing is allocated per frame.
 
 use std::sync::Arc;
 
-use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
-
-/// Precision of the FFT. librosa computes in f64 and stores complex64; f32 meets the parity
-/// tolerances (see tests/parity.rs) at about half the cost.
-type Real = f32;
+use rustfft::num_complex::Complex;
+use rustfft::{Fft, FftPlanner};
 
 /// The periodic ("fftbins=True") Hann window of length `n`: `0.5 - 0.5 cos(2πk/n)`.
 pub fn hann_periodic(n: usize) -> Vec<f64> {
@@ -22,31 +22,38 @@ pub fn hann_periodic(n: usize) -> Vec<f64> {
 }
 
 /// A reusable power-spectrogram engine for one FFT size and hop.
+///
+/// Precision: f32 throughout. librosa computes the FFT in f64 and stores complex64; f32 stays
+/// within 1e-3 dB of it on the parity inputs (tests/parity.rs), 30× inside the tolerance.
 #[derive(Clone)]
 pub(crate) struct Stft {
     n_fft: usize,
     hop: usize,
-    fft: Arc<dyn RealToComplex<Real>>,
-    window: Vec<Real>,
-    frame: Vec<Real>,
-    spectrum: Vec<Complex<Real>>,
-    scratch: Vec<Complex<Real>>,
-    power: Vec<f32>,
+    fft: Arc<dyn Fft<f32>>,
+    window: Vec<f32>,
+    buffer: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
+    /// `n_bins × BLOCK` powers, frame-minor: `block[k * BLOCK + j]` is bin `k` of frame `t0 + j`.
+    block: Vec<f32>,
 }
+
+/// Frames per block handed to the callback. Frame-minor blocks let the mel projection run along
+/// frames (vectorised, no ragged tails); even, since frames are transformed in pairs.
+pub(crate) const BLOCK: usize = 8;
 
 impl Stft {
     /// Plans an FFT of `n_fft` points (even, ≥ 2) for frames `hop` samples apart (≥ 1).
     pub(crate) fn new(n_fft: usize, hop: usize) -> Self {
-        let fft = RealFftPlanner::<Real>::new().plan_fft_forward(n_fft);
-        let window = hann_periodic(n_fft).iter().map(|&w| w as Real).collect();
+        let fft = FftPlanner::<f32>::new().plan_fft_forward(n_fft);
+        let window = hann_periodic(n_fft).iter().map(|&w| w as f32).collect();
+        let n_bins = n_fft / 2 + 1;
         Self {
             n_fft,
             hop,
             window,
-            frame: fft.make_input_vec(),
-            spectrum: fft.make_output_vec(),
-            scratch: fft.make_scratch_vec(),
-            power: vec![0.0; n_fft / 2 + 1],
+            buffer: vec![Complex::default(); n_fft],
+            scratch: vec![Complex::default(); fft.get_inplace_scratch_len()],
+            block: vec![0.0; n_bins * BLOCK],
             fft,
         }
     }
@@ -61,49 +68,110 @@ impl Stft {
         1 + n / self.hop
     }
 
-    /// Calls `each(t, power)` for every frame `t` in order, `power` holding `|X_t[k]|²` for the
-    /// `n_fft / 2 + 1` bins.
-    pub(crate) fn power_frames(&mut self, y: &[f32], mut each: impl FnMut(usize, &[f32])) {
-        let n = y.len() as isize;
-        let half = (self.n_fft / 2) as isize;
-        for t in 0..self.n_frames(y.len()) {
-            let start = (t * self.hop) as isize - half;
-            let lo = start.max(0);
-            let hi = (start + self.n_fft as isize).min(n);
-            let inside = if lo < hi {
-                &y[lo as usize..hi as usize]
-            } else {
-                &[][..]
-            };
-            // Frames of pure zero padding or digital silence are common (short clips are padded
-            // to a fixed length); their spectrum is exactly zero, so the FFT is skipped.
-            if inside.iter().all(|&x| x == 0.0) {
-                self.power.fill(0.0);
-                each(t, &self.power);
-                continue;
+    /// The part of `y` under frame `t` and the frame offset where it starts; `None` when the
+    /// frame is all zeros (padding or digital silence), whose spectrum is exactly zero.
+    fn frame_span<'a>(&self, y: &'a [f32], t: usize) -> Option<(usize, &'a [f32])> {
+        let start = (t * self.hop) as isize - (self.n_fft / 2) as isize;
+        let lo = start.max(0) as usize;
+        let hi = (start + self.n_fft as isize).clamp(0, y.len() as isize) as usize;
+        let inside = y.get(lo..hi)?;
+        // OR of the bits without the sign: zero only for ±0.0. Chunked so it vectorises yet stops
+        // early on the first sound.
+        let silent = inside
+            .chunks(256)
+            .all(|c| c.iter().fold(0u32, |acc, &x| acc | (x.to_bits() << 1)) == 0);
+        if silent {
+            return None;
+        }
+        Some(((lo as isize - start) as usize, inside))
+    }
+
+    /// Writes the windowed frames `a` (real part) and `b` (imaginary part) into the FFT buffer,
+    /// zero elsewhere.
+    fn fill(&mut self, a: Option<(usize, &[f32])>, b: Option<(usize, &[f32])>) {
+        let n = self.n_fft;
+        match (a, b) {
+            // The common case, both frames wholly inside the signal: one pass.
+            (Some((0, xa)), Some((0, xb))) if xa.len() == n && xb.len() == n => {
+                for (((c, &u), &v), &w) in self.buffer.iter_mut().zip(xa).zip(xb).zip(&self.window)
+                {
+                    *c = Complex::new(u * w, v * w);
+                }
             }
-            let skip = (lo - start) as usize;
-            self.frame[..skip].fill(0.0);
-            let end = skip + inside.len();
-            for ((out, &x), &w) in self.frame[skip..end]
-                .iter_mut()
-                .zip(inside)
-                .zip(&self.window[skip..end])
-            {
-                *out = x as Real * w;
+            _ => {
+                self.buffer.fill(Complex::default());
+                if let Some((skip, xa)) = a {
+                    let (buf, win) = (&mut self.buffer[skip..], &self.window[skip..]);
+                    for ((c, &x), &w) in buf.iter_mut().zip(xa).zip(win) {
+                        c.re = x * w;
+                    }
+                }
+                if let Some((skip, xb)) = b {
+                    let (buf, win) = (&mut self.buffer[skip..], &self.window[skip..]);
+                    for ((c, &x), &w) in buf.iter_mut().zip(xb).zip(win) {
+                        c.im = x * w;
+                    }
+                }
             }
-            self.frame[end..].fill(0.0);
-            // Lengths are fixed at construction from the plan itself, so this cannot fail.
-            if let Err(e) =
-                self.fft
-                    .process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch)
-            {
-                unreachable!("FFT buffers sized by their own plan: {e}");
+        }
+    }
+
+    /// Calls `each(t0, count, block)` for consecutive blocks of `count <= BLOCK` frames starting
+    /// at frame `t0`, where `block[k * BLOCK + j]` is `|X_{t0+j}[k]|²` for the `n_fft / 2 + 1`
+    /// bins `k` (columns `j >= count` are zero).
+    pub(crate) fn power_blocks(&mut self, y: &[f32], mut each: impl FnMut(usize, usize, &[f32])) {
+        let frames = self.n_frames(y.len());
+        for t0 in (0..frames).step_by(BLOCK) {
+            let count = BLOCK.min(frames - t0);
+            for j in (0..BLOCK).step_by(2) {
+                let a = if j < count {
+                    self.frame_span(y, t0 + j)
+                } else {
+                    None
+                };
+                let b = if j + 1 < count {
+                    self.frame_span(y, t0 + j + 1)
+                } else {
+                    None
+                };
+                self.transform_pair(a, b, j);
             }
-            for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
-                *p = (c.re * c.re + c.im * c.im) as f32;
+            each(t0, count, &self.block);
+        }
+    }
+
+    /// Power spectra of frames `a` and `b` (`None`: silent) into block columns `j` and `j + 1`.
+    fn transform_pair(&mut self, a: Option<(usize, &[f32])>, b: Option<(usize, &[f32])>, j: usize) {
+        if a.is_none() && b.is_none() {
+            for row in self.block.chunks_exact_mut(BLOCK) {
+                row[j] = 0.0;
+                row[j + 1] = 0.0;
             }
-            each(t, &self.power);
+            return;
+        }
+        self.fill(a, b);
+        self.fft
+            .process_with_scratch(&mut self.buffer, &mut self.scratch);
+        // X_a[k] = (Z[k] + conj(Z[n-k])) / 2 and X_b[k] = (Z[k] - conj(Z[n-k])) / 2i; bin 0 pairs
+        // with itself. A silent frame paired with a loud one would pick up rounding noise, so
+        // it is written as exact zeros.
+        let (keep_a, keep_b) = (
+            if a.is_some() { 0.25f32 } else { 0.0 },
+            if b.is_some() { 0.25f32 } else { 0.0 },
+        );
+        let z = &self.buffer;
+        let half = self.n_fft / 2;
+        let mirrored = std::iter::once(&z[0]).chain(z[half..].iter().rev());
+        for ((row, &u), &v) in self
+            .block
+            .chunks_exact_mut(BLOCK)
+            .zip(&z[..=half])
+            .zip(mirrored)
+        {
+            let (sr, si) = (u.re + v.re, u.im - v.im);
+            let (dr, di) = (u.re - v.re, u.im + v.im);
+            row[j] = keep_a * (sr * sr + si * si);
+            row[j + 1] = keep_b * (dr * dr + di * di);
         }
     }
 }
@@ -111,6 +179,18 @@ impl Stft {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every frame's power spectrum, frame by frame.
+    fn power_frames(stft: &mut Stft, y: &[f32]) -> Vec<Vec<f32>> {
+        let bins = stft.n_bins();
+        let mut frames = Vec::new();
+        stft.power_blocks(y, |_, count, block| {
+            for j in 0..count {
+                frames.push((0..bins).map(|k| block[k * BLOCK + j]).collect());
+            }
+        });
+        frames
+    }
 
     #[test]
     fn hann_is_periodic() {
@@ -128,14 +208,13 @@ mod tests {
         let mut stft = Stft::new(8, 4);
         let mut y = vec![0.0f32; 8];
         y[0] = 1.0;
-        let mut frames = Vec::new();
-        stft.power_frames(&y, |t, p| frames.push((t, p.to_vec())));
+        let frames = power_frames(&mut stft, &y);
         assert_eq!(frames.len(), 3);
         assert_eq!(stft.n_bins(), 5);
-        for &p in &frames[0].1 {
+        for &p in &frames[0] {
             assert!((p - 1.0).abs() < 1e-6, "{p}");
         }
-        assert!(frames[1].1.iter().all(|&p| p == 0.0));
+        assert!(frames[1].iter().all(|&p| p == 0.0));
     }
 
     #[test]
@@ -145,12 +224,9 @@ mod tests {
         let y: Vec<f32> = (0..256)
             .map(|i| (2.0 * std::f32::consts::PI * 8.0 * i as f32 / n_fft as f32).cos())
             .collect();
-        let mut mid = Vec::new();
-        stft.power_frames(&y, |t, p| {
-            if t == 8 {
-                mid = p.to_vec();
-            }
-        });
+        let frames = power_frames(&mut stft, &y);
+        assert_eq!(frames.len(), 17);
+        let mid = &frames[8];
         let peak = (0..mid.len())
             .max_by(|&a, &b| mid[a].total_cmp(&mid[b]))
             .unwrap();
