@@ -212,6 +212,227 @@ fn silence_is_zero_db_and_dc_only_mfcc() {
     }
 }
 
+/// 3,001 samples of exact LCG noise (so NumPy and Rust build the same f32 values), with a run
+/// of digital silence and a stretch 120 dB down (one frame lies wholly inside it):
+///
+/// ```python
+/// x = 12345; out = np.empty(n, dtype=np.float32)
+/// for i in range(n):
+///     x = (1103515245 * x + 12345) % 2**31
+///     out[i] = np.float32(((x >> 8) % 65536 - 32768) / 32768.0)
+/// out[100:200] = 0; out[1500:2200] *= np.float32(2.0**-20)
+/// ```
+fn lcg_signal(n: usize) -> Vec<f32> {
+    let mut x: u64 = 12345;
+    let mut out: Vec<f32> = (0..n)
+        .map(|_| {
+            x = (1_103_515_245 * x + 12345) % (1 << 31);
+            (((x >> 8) % 65536) as f64 - 32768.0) as f32 / 32768.0
+        })
+        .collect();
+    out[100..200].fill(0.0);
+    for v in &mut out[1500..2200] {
+        *v *= 1.0 / 1_048_576.0;
+    }
+    out
+}
+
+/// A configuration far from the defaults — 16 kHz, n_fft 512, a hop (300) that divides neither
+/// the frame (400) nor its half, 24 mels over 100–5000 Hz, 8 MFCCs — against librosa 0.11
+/// (`zero_crossing_rate`, `rms`, `melspectrogram(..., fmin, fmax)`, `power_to_db`, and
+/// `scipy.fft.dct(power_to_db(S, top_db), norm='ortho')[:8]`), with `top_db` 60 (f32 FFT) and
+/// `None` (f64 FFT). Needs no shared data.
+#[test]
+fn non_default_configs_match_librosa() {
+    let y = lcg_signal(3001);
+    assert_eq!(
+        &y[..3],
+        &[
+            0.719_421_386_718_75,
+            -0.967_559_814_453_125,
+            -0.210_083_007_812_5
+        ]
+    );
+    let sum: f64 = y.iter().map(|&v| f64::from(v)).sum();
+    assert!((sum - 2.120_576_197_223_272).abs() < 1e-9, "{sum}");
+    let zcr_ref = [
+        0.14, 0.3875, 0.515, 0.465, 0.465, 0.5175, 0.5375, 0.5075, 0.49, 0.5475, 0.2625,
+    ];
+    let rms_ref = [
+        0.306_838_51,
+        0.494_518_9,
+        0.579_087_8,
+        0.585_092_96,
+        0.556_466_3,
+        0.410_988_96,
+        5.479_508_3e-7,
+        0.299_026_46,
+        0.575_681_97,
+        0.570_436_95,
+        0.389_856_34,
+    ];
+    let mfcc0_common = [
+        -9.717_106,
+        10.523_384,
+        11.654_186,
+        15.131_015,
+        14.332_15,
+        -0.157_825_77,
+        f32::NAN,
+        -39.178_043,
+        13.489_194,
+        7.990_793,
+        -3.748_363_7,
+    ];
+    let mfcc7_common = [
+        -0.319_531_62,
+        1.078_529_8,
+        1.979_793_9,
+        -5.674_587,
+        -1.466_940_8,
+        4.775_765,
+        f32::NAN,
+        -0.594_215_9,
+        -2.815_809_2,
+        -0.750_566_8,
+        3.344_332,
+    ];
+    // (top_db, mel_db spots (mel, frame, dB), mel_db min and mean, frame 6 of MFCC rows 0 and 7)
+    type Case = (Option<f64>, [(usize, usize, f32); 6], f32, f64, f32, f32);
+    let cases: [Case; 2] = [
+        (
+            Some(60.0),
+            [
+                (0, 0, -11.509_426),
+                (5, 3, -3.479_485),
+                (23, 10, -7.912_186_6),
+                (12, 5, -4.109_317_3),
+                (12, 6, -60.0),
+                (20, 7, -16.663_754),
+            ],
+            -60.0,
+            -11.948_920_249_035_865,
+            -256.909_45,
+            0.0,
+        ),
+        (
+            None,
+            [
+                (0, 0, -11.509_426),
+                (5, 3, -3.479_485),
+                (23, 10, -7.912_186_6),
+                (12, 5, -4.109_317_3),
+                (12, 6, -107.558_586),
+                (20, 7, -16.663_754),
+            ],
+            -107.558_586,
+            -16.272_428_078_181_814,
+            -489.897_98,
+            0.0,
+        ),
+    ];
+    for (top_db, spots, min, mean, mfcc0_6, mfcc7_6) in cases {
+        let cfg = FeatureConfig {
+            frame_length: 400,
+            hop_length: 300,
+            n_fft: 512,
+            n_mels: 24,
+            fmin: 100.0,
+            fmax: Some(5000.0),
+            n_mfcc: 8,
+            top_db,
+            ..FeatureConfig::default()
+        };
+        let mut ex = Extractor::new(&cfg, 16_000).unwrap();
+        let set = ex.all(&y);
+        assert_eq!(set.zcr.len(), 11);
+        for (t, (&g, &w)) in set.zcr.iter().zip(&zcr_ref).enumerate() {
+            assert!((g - w).abs() <= 1e-6, "{top_db:?} zcr[{t}]: {g} vs {w}");
+        }
+        for (t, (&g, &w)) in set.rms.iter().zip(&rms_ref).enumerate() {
+            assert!((g - w).abs() <= 1e-5 * w, "{top_db:?} rms[{t}]: {g} vs {w}");
+        }
+        assert_eq!(set.mel_db.shape(), [24, 11]);
+        for (m, t, want) in spots {
+            let got = set.mel_db.get(m, t);
+            assert!(
+                (got - want).abs() <= 0.01,
+                "{top_db:?} mel_db[{m}, {t}]: {got} vs {want}"
+            );
+        }
+        let got_min = set
+            .mel_db
+            .data
+            .iter()
+            .cloned()
+            .fold(f32::INFINITY, f32::min);
+        assert!(
+            (got_min - min).abs() <= 0.01,
+            "{top_db:?} min {got_min} vs {min}"
+        );
+        let got_mean = set.mel_db.data.iter().map(|&v| f64::from(v)).sum::<f64>()
+            / set.mel_db.data.len() as f64;
+        assert!(
+            (got_mean - mean).abs() <= 1e-3,
+            "{top_db:?} mean {got_mean} vs {mean}"
+        );
+        assert_eq!(set.mfcc.shape(), [8, 11]);
+        for (row, refs, at6) in [(0, mfcc0_common, mfcc0_6), (7, mfcc7_common, mfcc7_6)] {
+            for (t, &w) in refs.iter().enumerate() {
+                let w = if t == 6 { at6 } else { w };
+                let got = set.mfcc.get(row, t);
+                assert!(
+                    (got - w).abs() <= 0.01,
+                    "{top_db:?} mfcc[{row}, {t}]: {got} vs {w}"
+                );
+            }
+        }
+    }
+}
+
+/// Without a `top_db` floor every bin counts, down to 120 dB below the loudest: an f32 FFT is
+/// 0.014 dB off there, so the extractor switches to f64. Reference: librosa 0.11 on samples
+/// 5,000..35,001 of the 08a02La parity signal with 16 kHz settings (n_fft 512, hop 160, frame
+/// 400, 40 mels over 20–7600 Hz), `power_to_db(S, ref=np.max, top_db=None)`.
+#[test]
+fn no_floor_keeps_the_deepest_bins() {
+    let Some(dir) = parity_dir() else { return };
+    let signal = npy::read_f32(dir.join("08a02La/signal.npy")).unwrap().data;
+    let y = &signal[5000..35_001];
+    let cfg = FeatureConfig {
+        frame_length: 400,
+        hop_length: 160,
+        n_fft: 512,
+        n_mels: 40,
+        fmin: 20.0,
+        fmax: Some(7600.0),
+        n_mfcc: 13,
+        top_db: None,
+        ..FeatureConfig::default()
+    };
+    let mut ex = Extractor::new(&cfg, 16_000).unwrap();
+    let db = ex.mel_db(y);
+    assert_eq!(db.shape(), [40, 188]);
+    for (m, t, want) in [
+        (37, 93, -108.307_09),
+        (38, 93, -112.187_004),
+        (39, 93, -110.350_54),
+    ] {
+        let got = db.get(m, t);
+        assert!(
+            (got - want).abs() <= MEL_DB_ABS as f32,
+            "mel_db[{m}, {t}]: {got} vs {want}"
+        );
+    }
+    let min = db.data.iter().cloned().fold(f32::INFINITY, f32::min);
+    let mean = db.data.iter().map(|&v| f64::from(v)).sum::<f64>() / db.data.len() as f64;
+    assert!((min + 119.087_39).abs() <= 0.01, "min {min}");
+    assert!((mean + 53.408_466_418_880_096).abs() <= 1e-3, "mean {mean}");
+    let mfcc = ex.mfcc(y);
+    assert!((mfcc.get(0, 100) + 115.322_92).abs() <= 0.01);
+    assert!((mfcc.get(1, 100) - 122.389_54).abs() <= 0.01);
+}
+
 /// CPU time this thread has run, from the scheduler (ns), where Linux provides it.
 fn thread_cpu_ns() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;

@@ -90,6 +90,18 @@ pub struct FeatureSet {
     pub mfcc: Matrix,
 }
 
+/// The STFT in the precision the dB floor needs (see [`stft::Stft`]).
+#[derive(Clone)]
+enum Spectrum {
+    /// `top_db` ≤ 100 dB: f32 rounding noise stays below the floor.
+    Single(stft::Stft<f32>),
+    /// No floor (or a deeper one): bins far below the maximum need f64, as librosa uses.
+    Double(stft::Stft<f64>),
+}
+
+/// Deepest `top_db` for which the f32 FFT keeps every unfloored bin within 0.01 dB of librosa.
+const F32_TOP_DB_LIMIT: f64 = 100.0;
+
 /// Plans (FFT), window, mel basis and scratch buffers built once and reused for every clip.
 #[derive(Clone)]
 pub struct Extractor {
@@ -98,7 +110,7 @@ pub struct Extractor {
     hop: usize,
     n_mfcc: usize,
     top_db: Option<f32>,
-    stft: stft::Stft,
+    stft: Spectrum,
     mel: mel::MelBank,
     dct: Dct,
 }
@@ -175,7 +187,12 @@ impl Extractor {
             hop: cfg.hop_length,
             n_mfcc: cfg.n_mfcc,
             top_db: cfg.top_db.map(|t| t as f32),
-            stft: stft::Stft::new(cfg.n_fft, cfg.hop_length),
+            stft: match cfg.top_db {
+                Some(t) if t <= F32_TOP_DB_LIMIT => {
+                    Spectrum::Single(stft::Stft::new(cfg.n_fft, cfg.hop_length))
+                }
+                _ => Spectrum::Double(stft::Stft::new(cfg.n_fft, cfg.hop_length)),
+            },
             mel: mel::MelBank::new(sr, cfg.n_fft, cfg.n_mels, cfg.fmin, fmax),
             dct: Dct::new(cfg.n_mfcc, cfg.n_mels),
         })
@@ -212,9 +229,13 @@ impl Extractor {
         let frames = self.n_frames(y.len());
         let mut out = Matrix::zeros(self.mel.n_mels(), frames);
         let mel = &self.mel;
-        self.stft.power_blocks(y, |t0, count, block| {
+        let mut each = |t0: usize, count: usize, block: &[f32]| {
             mel.project_block(block, t0, count, &mut out.data, frames)
-        });
+        };
+        match &mut self.stft {
+            Spectrum::Single(s) => s.power_blocks(y, &mut each),
+            Spectrum::Double(s) => s.power_blocks(y, &mut each),
+        }
         out
     }
 
