@@ -6,5 +6,6 @@
 mod audio;
 mod cli;
 mod corpus;
+mod parity;
 mod split;
 mod synth;

@@ -65,7 +65,12 @@ pub fn run(cmd: DataCommand) -> Result<ExitCode> {
         }
         DataCommand::Synth { out, actors, seed } => {
             let summary = corpus::synth::generate(&out, actors, seed)?;
-            println!("{summary}");
+            println!(
+                "{} clips ({:.0} s of audio) written to {}",
+                summary.files,
+                summary.seconds,
+                summary.dir.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         DataCommand::Split { config, out, data } => {
