@@ -107,7 +107,12 @@ pub fn cache_key(corpus: &Corpus, audio: &AudioConfig, features: &FeatureConfig)
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        h.update(format!("\n{}\t{}\t{}", item.path.display(), md.len(), mtime));
+        h.update(format!(
+            "\n{}\t{}\t{}",
+            item.path.display(),
+            md.len(),
+            mtime
+        ));
     }
     let digest = h.finalize();
     Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
@@ -126,14 +131,23 @@ pub fn features_for(
     if dir.join("meta.json").is_file() {
         match read_entry(&dir, corpus) {
             Ok(table) => {
-                tracing::info!("features: {} clips from cache {}", table.rows(), dir.display());
+                tracing::info!(
+                    "features: {} clips from cache {}",
+                    table.rows(),
+                    dir.display()
+                );
                 return Ok(table);
             }
             Err(e) => tracing::warn!("cache entry unusable, extracting again: {e}"),
         }
     }
     let paths: Vec<&Path> = corpus.items.iter().map(|i| i.path.as_path()).collect();
-    let extracted = extract_all(&paths, audio, features, &format!("{} features", features.kind))?;
+    let extracted = extract_all(
+        &paths,
+        audio,
+        features,
+        &format!("{} features", features.kind),
+    )?;
     let mut skipped = Vec::new();
     let mut data = Vec::with_capacity(extracted.row_len * corpus.items.len());
     let mut items = Vec::with_capacity(corpus.items.len());
@@ -153,10 +167,18 @@ pub fn features_for(
         tracing::warn!("skipped {}: {why}", path.display());
     }
     if !skipped.is_empty() {
-        tracing::warn!("skipped {} of {} files (--skip-bad)", skipped.len(), corpus.items.len());
+        tracing::warn!(
+            "skipped {} of {} files (--skip-bad)",
+            skipped.len(),
+            corpus.items.len()
+        );
     }
     if extracted.silent > 0 {
-        tracing::warn!("{} of {} clips are entirely silent", extracted.silent, corpus.items.len());
+        tracing::warn!(
+            "{} of {} clips are entirely silent",
+            extracted.silent,
+            corpus.items.len()
+        );
     }
     let table = FeatureTable {
         kind: features.kind,
@@ -201,7 +223,12 @@ pub struct Extracted {
 }
 
 /// Loads and featurises `paths` in parallel (model input of `features.kind`), with a progress bar.
-pub fn extract_all(paths: &[&Path], audio: &AudioConfig, features: &FeatureConfig, label: &str) -> Result<Extracted> {
+pub fn extract_all(
+    paths: &[&Path],
+    audio: &AudioConfig,
+    features: &FeatureConfig,
+    label: &str,
+) -> Result<Extracted> {
     let probe = Extractor::new(features, audio.sample_rate)?;
     let shape = probe.input_shape(audio.max_samples);
     let row_len = shape.iter().product();
@@ -248,12 +275,21 @@ pub fn extract_all(paths: &[&Path], audio: &AudioConfig, features: &FeatureConfi
     })
 }
 
-fn write_entry(table: &FeatureTable, corpus: &Corpus, audio: &AudioConfig, features: &FeatureConfig) -> Result<()> {
+fn write_entry(
+    table: &FeatureTable,
+    corpus: &Corpus,
+    audio: &AudioConfig,
+    features: &FeatureConfig,
+) -> Result<()> {
     let parent = table.dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     let tmp = parent.join(format!(
         ".tmp-{}-{}",
-        table.dir.file_name().and_then(|s| s.to_str()).unwrap_or("entry"),
+        table
+            .dir
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or("entry"),
         std::process::id()
     ));
     if tmp.exists() {
@@ -266,7 +302,12 @@ fn write_entry(table: &FeatureTable, corpus: &Corpus, audio: &AudioConfig, featu
     let files: String = table
         .items
         .iter()
-        .map(|&i| format!("{}\n", relative(&corpus.items[i].path, &corpus.root).display()))
+        .map(|&i| {
+            format!(
+                "{}\n",
+                relative(&corpus.items[i].path, &corpus.root).display()
+            )
+        })
         .collect();
     write_file(&tmp.join("files.txt"), files.as_bytes())?;
     let meta = Meta {

@@ -28,7 +28,11 @@ pub fn bar(len: u64, message: impl Into<String>) -> ProgressBar {
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");
-    let pb = multi().add(ProgressBar::new(len).with_style(style).with_message(message.into()));
+    let pb = multi().add(
+        ProgressBar::new(len)
+            .with_style(style)
+            .with_message(message.into()),
+    );
     pb.enable_steady_tick(Duration::from_millis(200));
     pb
 }
@@ -37,7 +41,11 @@ pub fn bar(len: u64, message: impl Into<String>) -> ProgressBar {
 pub fn spinner(message: impl Into<String>) -> ProgressBar {
     let style = ProgressStyle::with_template("{spinner} {msg} {elapsed}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
-    let pb = multi().add(ProgressBar::new_spinner().with_style(style).with_message(message.into()));
+    let pb = multi().add(
+        ProgressBar::new_spinner()
+            .with_style(style)
+            .with_message(message.into()),
+    );
     pb.enable_steady_tick(Duration::from_millis(120));
     pb
 }
@@ -73,11 +81,13 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         (false, 1) => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("ser={level},warn")));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("ser={level},warn")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(LogWriter)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .try_init();
     if quiet {

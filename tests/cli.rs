@@ -15,7 +15,9 @@ fn shared() -> Option<PathBuf> {
     if p.join("parity/index.json").is_file() {
         Some(p)
     } else {
-        eprintln!("skipped: ../shared (librosa parity files, EmoDB clips) is not beside the checkout");
+        eprintln!(
+            "skipped: ../shared (librosa parity files, EmoDB clips) is not beside the checkout"
+        );
         None
     }
 }
@@ -33,15 +35,25 @@ fn stdout(c: &mut Command) -> String {
 
 fn failure(c: &mut Command) -> (i32, String) {
     let out = c.output().expect("run ser");
-    assert!(!out.status.success(), "expected failure, got success: {}", String::from_utf8_lossy(&out.stdout));
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    assert!(
+        !out.status.success(),
+        "expected failure, got success: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn help_lists_every_command_and_each_has_an_example() {
     let top = stdout(ser().arg("--help"));
     for cmd in ["data", "features", "bench"] {
-        assert!(top.contains(cmd), "`ser --help` does not list {cmd}:\n{top}");
+        assert!(
+            top.contains(cmd),
+            "`ser --help` does not list {cmd}:\n{top}"
+        );
     }
     for sub in [
         &["data", "check"][..],
@@ -52,7 +64,11 @@ fn help_lists_every_command_and_each_has_an_example() {
         &["bench", "features"],
     ] {
         let help = stdout(ser().args(sub).arg("--help"));
-        assert!(help.contains("Example"), "`ser {} --help` has no example:\n{help}", sub.join(" "));
+        assert!(
+            help.contains("Example"),
+            "`ser {} --help` has no example:\n{help}",
+            sub.join(" ")
+        );
     }
 }
 
@@ -67,7 +83,8 @@ fn write_sine_wav(path: &Path, rate: u32, seconds: f32) {
     let n = (rate as f32 * seconds) as usize;
     for i in 0..n {
         let t = i as f32 / rate as f32;
-        w.write_sample((0.3 * (2.0 * std::f32::consts::PI * 220.0 * t).sin() * 32767.0) as i16).unwrap();
+        w.write_sample((0.3 * (2.0 * std::f32::consts::PI * 220.0 * t).sin() * 32767.0) as i16)
+            .unwrap();
     }
     w.finalize().unwrap();
 }
@@ -78,7 +95,12 @@ fn read_npy_f64(path: &Path) -> (Vec<u64>, Vec<f64>) {
     let shape = npy.shape().to_vec();
     let data: Vec<f64> = match npy.dtype() {
         npyz::DType::Plain(t) if t.size_field() == 8 => npy.into_vec::<f64>().unwrap(),
-        _ => npy.into_vec::<f32>().unwrap().into_iter().map(f64::from).collect(),
+        _ => npy
+            .into_vec::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect(),
     };
     (shape, data)
 }
@@ -88,12 +110,29 @@ fn extract_writes_librosa_layout_and_matches_parity_files() {
     let Some(shared) = shared() else { return };
     let out = tempfile::tempdir().unwrap();
     let clip = shared.join("data/emodb/wav/03a01Fa.wav");
-    stdout(ser().args(["features", "extract"]).arg(&clip).arg("--out").arg(out.path()));
-    for (name, tol) in [("signal", 1e-7), ("zcr", 1e-6), ("rms", 1e-6), ("mel_db", 0.01), ("mfcc", 0.01)] {
+    stdout(
+        ser()
+            .args(["features", "extract"])
+            .arg(&clip)
+            .arg("--out")
+            .arg(out.path()),
+    );
+    for (name, tol) in [
+        ("signal", 1e-7),
+        ("zcr", 1e-6),
+        ("rms", 1e-6),
+        ("mel_db", 0.01),
+        ("mfcc", 0.01),
+    ] {
         let (shape, ours) = read_npy_f64(&out.path().join("03a01Fa").join(format!("{name}.npy")));
-        let (ref_shape, reference) = read_npy_f64(&shared.join("parity/03a01Fa").join(format!("{name}.npy")));
+        let (ref_shape, reference) =
+            read_npy_f64(&shared.join("parity/03a01Fa").join(format!("{name}.npy")));
         assert_eq!(shape, ref_shape, "{name} shape");
-        let worst = ours.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let worst = ours
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         assert!(worst <= tol, "{name}: worst difference {worst} > {tol}");
     }
 }
@@ -106,12 +145,30 @@ fn extract_reports_bad_files_by_name_and_skip_bad_goes_on() {
     let bad = dir.path().join("notes.wav");
     std::fs::write(&bad, "this is not audio").unwrap();
     let out = dir.path().join("out");
-    let (code, err) = failure(ser().args(["features", "extract"]).arg(&good).arg(&bad).arg("--out").arg(&out));
+    let (code, err) = failure(
+        ser()
+            .args(["features", "extract"])
+            .arg(&good)
+            .arg(&bad)
+            .arg("--out")
+            .arg(&out),
+    );
     assert_eq!(code, 1);
-    assert!(err.contains("notes.wav"), "error does not name the file: {err}");
-    assert!(err.contains("--skip-bad"), "error does not say how to go on: {err}");
+    assert!(
+        err.contains("notes.wav"),
+        "error does not name the file: {err}"
+    );
+    assert!(
+        err.contains("--skip-bad"),
+        "error does not say how to go on: {err}"
+    );
     let text = stdout(
-        ser().args(["features", "extract", "--skip-bad"]).arg(&good).arg(&bad).arg("--out").arg(&out),
+        ser()
+            .args(["features", "extract", "--skip-bad"])
+            .arg(&good)
+            .arg(&bad)
+            .arg("--out")
+            .arg(&out),
     );
     assert!(text.contains("1 of 2 files written"), "{text}");
     assert!(out.join("good/mel_db.npy").is_file());
@@ -126,7 +183,13 @@ fn malformed_config_names_the_file_and_key() {
     let wav = dir.path().join("a.wav");
     write_sine_wav(&wav, 22_050, 0.2);
     let (code, err) = failure(
-        ser().args(["features", "extract"]).arg(&wav).arg("--out").arg(dir.path()).arg("--config").arg(&cfg),
+        ser()
+            .args(["features", "extract"])
+            .arg(&wav)
+            .arg("--out")
+            .arg(dir.path())
+            .arg("--config")
+            .arg(&cfg),
     );
     assert_eq!(code, 2);
     assert!(err.contains("bad.toml"), "{err}");
@@ -137,10 +200,17 @@ fn malformed_config_names_the_file_and_key() {
 fn synth_corpus_checks_and_caches_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("synth");
-    stdout(ser().args(["data", "synth", "--actors", "2", "--seed", "3", "--out"]).arg(&data));
+    stdout(
+        ser()
+            .args(["data", "synth", "--actors", "2", "--seed", "3", "--out"])
+            .arg(&data),
+    );
     let check = stdout(ser().args(["data", "check"]).arg(&data));
     for emotion in ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"] {
-        assert!(check.contains(emotion), "check report lacks {emotion}:\n{check}");
+        assert!(
+            check.contains(emotion),
+            "check report lacks {emotion}:\n{check}"
+        );
     }
     let cfg = dir.path().join("exp.toml");
     std::fs::write(
@@ -152,11 +222,26 @@ fn synth_corpus_checks_and_caches_once() {
     )
     .unwrap();
     let cache = dir.path().join("cache");
-    let first = stdout(ser().args(["features", "cache"]).arg(&cfg).arg("--cache").arg(&cache));
+    let first = stdout(
+        ser()
+            .args(["features", "cache"])
+            .arg(&cfg)
+            .arg("--cache")
+            .arg(&cache),
+    );
     assert!(first.contains("extracted into"), "{first}");
     assert!(first.contains("[220]"), "{first}");
-    let second = stdout(ser().args(["features", "cache"]).arg(&cfg).arg("--cache").arg(&cache));
-    assert!(second.contains("read from cache"), "second run extracted again: {second}");
+    let second = stdout(
+        ser()
+            .args(["features", "cache"])
+            .arg(&cfg)
+            .arg("--cache")
+            .arg(&cache),
+    );
+    assert!(
+        second.contains("read from cache"),
+        "second run extracted again: {second}"
+    );
     // Touching a file changes the key: the next run extracts again.
     let some_wav = std::fs::read_dir(&data)
         .unwrap()
@@ -165,6 +250,15 @@ fn synth_corpus_checks_and_caches_once() {
         .unwrap();
     let bytes = std::fs::read(&some_wav).unwrap();
     std::fs::write(&some_wav, &bytes[..bytes.len() - 2]).unwrap();
-    let third = stdout(ser().args(["features", "cache", "--skip-bad"]).arg(&cfg).arg("--cache").arg(&cache));
-    assert!(third.contains("extracted into"), "changed corpus was read from a stale cache: {third}");
+    let third = stdout(
+        ser()
+            .args(["features", "cache", "--skip-bad"])
+            .arg(&cfg)
+            .arg("--cache")
+            .arg(&cache),
+    );
+    assert!(
+        third.contains("extracted into"),
+        "changed corpus was read from a stale cache: {third}"
+    );
 }

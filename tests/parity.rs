@@ -527,17 +527,36 @@ fn from_audio_files_every_input_meets_its_bar() {
         let rms_ref = load(&dir, &stem, "rms").data;
         let mel_ref = load(&dir, &stem, "mel_db").data;
         let mfcc_ref = load(&dir, &stem, "mfcc").data;
-        let zcr_d: Vec<f64> = set.zcr.iter().zip(&zcr_ref).map(|(&a, b)| (a as f64 - b).abs()).collect();
+        let zcr_d: Vec<f64> = set
+            .zcr
+            .iter()
+            .zip(&zcr_ref)
+            .map(|(&a, b)| (a as f64 - b).abs())
+            .collect();
         let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         if rate == 22_050 {
             let signal = load(&dir, &stem, "signal").data;
-            let sig_d = clip.signal.iter().zip(&signal).map(|(&a, b)| (a as f64 - b).abs());
+            let sig_d = clip
+                .signal
+                .iter()
+                .zip(&signal)
+                .map(|(&a, b)| (a as f64 - b).abs());
             assert!(sig_d.fold(0.0, f64::max) <= 1e-7, "{stem}: signal");
             assert!(max(&zcr_d) <= ZCR_ABS, "{stem}: zcr");
-            let mel_d = set.mel_db.data.iter().zip(&mel_ref).map(|(&a, b)| (a as f64 - b).abs());
+            let mel_d = set
+                .mel_db
+                .data
+                .iter()
+                .zip(&mel_ref)
+                .map(|(&a, b)| (a as f64 - b).abs());
             assert!(mel_d.fold(0.0, f64::max) <= MEL_DB_ABS, "{stem}: mel dB");
-            let mfcc_d = set.mfcc.data.iter().zip(&mfcc_ref).map(|(&a, b)| (a as f64 - b).abs());
+            let mfcc_d = set
+                .mfcc
+                .data
+                .iter()
+                .zip(&mfcc_ref)
+                .map(|(&a, b)| (a as f64 - b).abs());
             assert!(mfcc_d.fold(0.0, f64::max) <= MFCC_ABS, "{stem}: mfcc");
             continue;
         }
@@ -565,7 +584,10 @@ fn from_audio_files_every_input_meets_its_bar() {
             max(&zcr_d),
             max(&rms_rel)
         );
-        assert!(!loud.is_empty() && !rms_rel.is_empty(), "{stem}: reference has no loud bins");
+        assert!(
+            !loud.is_empty() && !rms_rel.is_empty(),
+            "{stem}: reference has no loud bins"
+        );
         assert!(mean(&loud) <= 0.01 && max(&loud) <= 2.0, "{stem}: mel dB");
         assert!(mean(&zcr_d) <= 0.005 && max(&zcr_d) <= 0.1, "{stem}: zcr");
         assert!(max(&rms_rel) <= 1e-3, "{stem}: rms");

@@ -49,9 +49,12 @@ pub fn audio_files(dir: &Path) -> Result<Vec<PathBuf>> {
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "wav" | "flac" | "mp3" | "ogg"))
+            p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                matches!(
+                    e.to_ascii_lowercase().as_str(),
+                    "wav" | "flac" | "mp3" | "ogg"
+                )
+            })
         })
         .collect();
     files.sort();
@@ -71,10 +74,15 @@ pub fn run(bench: &FeatureBench) -> Result<Vec<CaseResult>> {
         cases.push((dir.display().to_string(), audio_files(dir)?));
     }
     if let Some(f) = &bench.repeat_file {
-        cases.push((format!("{} ×{}", f.display(), bench.repeats), vec![f.clone(); bench.repeats]));
+        cases.push((
+            format!("{} ×{}", f.display(), bench.repeats),
+            vec![f.clone(); bench.repeats],
+        ));
     }
     if cases.is_empty() {
-        return Err(Error::Usage("nothing to measure: give --corpus DIR and/or --repeat-file FILE".into()));
+        return Err(Error::Usage(
+            "nothing to measure: give --corpus DIR and/or --repeat-file FILE".into(),
+        ));
     }
     let mut out = Vec::new();
     for (name, files) in cases {
@@ -88,7 +96,8 @@ pub fn run(bench: &FeatureBench) -> Result<Vec<CaseResult>> {
                 Err(e) => result.peer_error = Some(e.to_string()),
             },
             None => {
-                result.peer_error = Some("peer not run: pass --peer-python (see `just peer-setup`)".into())
+                result.peer_error =
+                    Some("peer not run: pass --peer-python (see `just peer-setup`)".into())
             }
         }
         out.push(result);
@@ -183,10 +192,18 @@ fn time_peer(python: &Path, peer_dir: &Path, files: &[PathBuf], passes: usize) -
 
 /// The final table, as printed and as written into the README.
 pub fn table(results: &[CaseResult]) -> String {
-    let mut s = String::from("| case | clips | ser clips/s | librosa clips/s | ratio |\n|---|---|---|---|---|\n");
+    let mut s = String::from(
+        "| case | clips | ser clips/s | librosa clips/s | ratio |\n|---|---|---|---|---|\n",
+    );
     for r in results {
-        let peer = r.peer_clips_per_s.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into());
-        let ratio = r.ratio.map(|v| format!("{v:.1}×")).unwrap_or_else(|| "—".into());
+        let peer = r
+            .peer_clips_per_s
+            .map(|v| format!("{v:.1}"))
+            .unwrap_or_else(|| "—".into());
+        let ratio = r
+            .ratio
+            .map(|v| format!("{v:.1}×"))
+            .unwrap_or_else(|| "—".into());
         s += &format!(
             "| {} | {} | {:.1} ({} threads) | {peer} | {ratio} |\n",
             r.name, r.clips, r.clips_per_s, r.threads

@@ -12,7 +12,9 @@ use crate::error::{Error, Result};
 pub enum BenchCommand {
     /// Clips/s for decode + resample + pad + ZCR/RMS + log-mel over a folder and/or one file
     /// repeated, beside librosa (the peer's features.py) on the same files in the same run.
-    #[command(after_help = "Example:\n  ser bench features --corpus ../shared/data/emodb/wav \\\n      --repeat-file ../shared/parity/audio/resampled-16k.wav --peer-python /tmp/peer/.venv/bin/python")]
+    #[command(
+        after_help = "Example:\n  ser bench features --corpus ../shared/data/emodb/wav \\\n      --repeat-file ../shared/parity/audio/resampled-16k.wav --peer-python /tmp/peer/.venv/bin/python"
+    )]
     Features {
         /// Folder of audio files.
         #[arg(long)]
@@ -59,7 +61,8 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             let results = bench::features::run(&spec)?;
             println!("{}", bench::features::table(&results));
             if let Some(path) = json {
-                let text = serde_json::to_string_pretty(&results).map_err(|e| Error::Usage(e.to_string()))?;
+                let text = serde_json::to_string_pretty(&results)
+                    .map_err(|e| Error::Usage(e.to_string()))?;
                 std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
             }
             Ok(ExitCode::SUCCESS)

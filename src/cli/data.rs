@@ -8,13 +8,15 @@ use clap::Subcommand;
 use crate::config::CorpusKind;
 use crate::corpus;
 use crate::error::{Error, Result};
-use crate::split;
+use crate::{progress, split};
 
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
     /// Count clips per emotion, actor and level, summarise durations, list unreadable files;
     /// with --manifest, verify names, sizes and SHA-256 and list missing or altered files.
-    #[command(after_help = "Example:\n  ser data check data/CREMA-D/AudioWAV --manifest ../shared/data/crema-d/audiowav-manifest.csv")]
+    #[command(
+        after_help = "Example:\n  ser data check data/CREMA-D/AudioWAV --manifest ../shared/data/crema-d/audiowav-manifest.csv"
+    )]
     Check {
         /// Corpus directory.
         dir: PathBuf,
@@ -39,7 +41,9 @@ pub enum DataCommand {
         seed: u64,
     },
     /// Split a corpus as a config says and write train/valid/test lists.
-    #[command(after_help = "Example:\n  ser data split experiments/quickstart.toml --out /tmp/split")]
+    #[command(
+        after_help = "Example:\n  ser data split experiments/quickstart.toml --out /tmp/split"
+    )]
     Split {
         /// Config file ([data] and [split] are read).
         config: PathBuf,
@@ -54,17 +58,35 @@ pub enum DataCommand {
 
 pub fn run(cmd: DataCommand) -> Result<ExitCode> {
     match cmd {
-        DataCommand::Check { dir, kind, manifest } => {
+        DataCommand::Check {
+            dir,
+            kind,
+            manifest,
+        } => {
+            let spinner = progress::spinner(format!("checking {}", dir.display()));
             let report = corpus::check::check_dir(&dir, kind, manifest.as_deref(), &|p| {
                 crate::audio::probe(p).and_then(|info| {
-                    info.seconds.ok_or_else(|| Error::decode(p, "duration unknown"))
+                    info.seconds
+                        .ok_or_else(|| Error::decode(p, "duration unknown"))
                 })
-            })?;
+            });
+            spinner.finish_and_clear();
+            let report = report?;
             println!("{report}");
-            Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         DataCommand::Synth { out, actors, seed } => {
-            let summary = corpus::synth::generate(&out, actors, seed)?;
+            let spinner = progress::spinner(format!(
+                "generating {actors} speakers into {}",
+                out.display()
+            ));
+            let summary = corpus::synth::generate(&out, actors, seed);
+            spinner.finish_and_clear();
+            let summary = summary?;
             println!(
                 "{} clips ({:.0} s of audio) written to {}",
                 summary.files,

@@ -16,7 +16,9 @@ use crate::{corpus, npy, progress};
 pub enum FeaturesCommand {
     /// Write, per input, DIR/<stem>/{signal,zcr,rms,mel_db,mfcc}.npy: the padded mono signal and
     /// its features, laid out like librosa's (numpy loads them as is).
-    #[command(after_help = "Example:\n  ser features extract a.wav b.flac --out features/\n  python -c \"import numpy; print(numpy.load('features/a/mel_db.npy').shape)\"  # (128, 110)")]
+    #[command(
+        after_help = "Example:\n  ser features extract a.wav b.flac --out features/\n  python -c \"import numpy; print(numpy.load('features/a/mel_db.npy').shape)\"  # (128, 110)"
+    )]
     Extract {
         /// Audio files (WAV, FLAC, MP3, OGG/Vorbis; any rate, any channel count).
         #[arg(required = true)]
@@ -68,27 +70,45 @@ pub fn run(cmd: FeaturesCommand) -> Result<ExitCode> {
                 cfg.data.path = d;
             }
             let corpus = corpus::open(&cfg.data)?;
-            let opts = CacheOptions { dir: cache, skip_bad };
+            let opts = CacheOptions {
+                dir: cache,
+                skip_bad,
+            };
             let table = cache::features_for(&corpus, &cfg.audio, &cfg.features, &opts)?;
             println!(
                 "{} clips × {:?} ({}) {} {}",
                 table.rows(),
                 table.shape,
                 table.kind,
-                if table.extracted { "extracted into" } else { "read from cache" },
+                if table.extracted {
+                    "extracted into"
+                } else {
+                    "read from cache"
+                },
                 table.dir.display()
             );
             if !table.skipped.is_empty() {
-                println!("{} files skipped (listed in {}/meta.json)", table.skipped.len(), table.dir.display());
+                println!(
+                    "{} files skipped (listed in {}/meta.json)",
+                    table.skipped.len(),
+                    table.dir.display()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn extract(files: &[PathBuf], out: &Path, config: Option<&PathBuf>, skip_bad: bool) -> Result<ExitCode> {
+fn extract(
+    files: &[PathBuf],
+    out: &Path,
+    config: Option<&PathBuf>,
+    skip_bad: bool,
+) -> Result<ExitCode> {
     let cfg = super::load_config(config)?;
-    let origin = config.map(|p| p.as_path()).unwrap_or(Path::new("(defaults)"));
+    let origin = config
+        .map(|p| p.as_path())
+        .unwrap_or(Path::new("(defaults)"));
     cfg.validate(origin)?;
     let stems = unique_stems(files)?;
     let extractor = Extractor::new(&cfg.features, cfg.audio.sample_rate)?;
@@ -118,7 +138,11 @@ fn extract(files: &[PathBuf], out: &Path, config: Option<&PathBuf>, skip_bad: bo
     for (f, why) in &failures {
         eprintln!("skipped {}: {why}", f.display());
     }
-    println!("{done} of {} files written to {}", files.len(), out.display());
+    println!(
+        "{done} of {} files written to {}",
+        files.len(),
+        out.display()
+    );
     if !failures.is_empty() {
         println!("{} files skipped (--skip-bad)", failures.len());
     }
@@ -132,8 +156,16 @@ fn write_all(dir: &Path, signal: &[f32], ex: &mut Extractor) -> Result<()> {
     let zcr: Vec<f64> = f.zcr.iter().map(|&v| v as f64).collect();
     npy::write_f64(&dir.join("zcr.npy"), &zcr, &[zcr.len()])?;
     npy::write_f32(&dir.join("rms.npy"), &f.rms, &[f.rms.len()])?;
-    npy::write_f32(&dir.join("mel_db.npy"), &f.mel_db.data, &[f.mel_db.rows, f.mel_db.cols])?;
-    npy::write_f32(&dir.join("mfcc.npy"), &f.mfcc.data, &[f.mfcc.rows, f.mfcc.cols])?;
+    npy::write_f32(
+        &dir.join("mel_db.npy"),
+        &f.mel_db.data,
+        &[f.mel_db.rows, f.mel_db.cols],
+    )?;
+    npy::write_f32(
+        &dir.join("mfcc.npy"),
+        &f.mfcc.data,
+        &[f.mfcc.rows, f.mfcc.cols],
+    )?;
     Ok(())
 }
 

@@ -16,7 +16,9 @@ mod features;
 /// Speech emotion recognition experiments: report-exact features, corpora, splits.
 #[derive(Debug, Parser)]
 #[command(name = "ser", version, about, long_about = None, propagate_version = true)]
-#[command(after_help = "Examples:\n  ser data synth --out data/synth\n  ser data check data/CREMA-D/AudioWAV --manifest audiowav-manifest.csv\n  ser features extract clip.wav --out features/\n  ser bench features --corpus ../shared/data/emodb/wav")]
+#[command(
+    after_help = "Examples:\n  ser data synth --out data/synth\n  ser data check data/CREMA-D/AudioWAV --manifest audiowav-manifest.csv\n  ser features extract clip.wav --out features/\n  ser bench features --corpus ../shared/data/emodb/wav"
+)]
 pub struct Cli {
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

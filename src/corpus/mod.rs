@@ -117,6 +117,8 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Listing> {
             .unwrap_or(false);
         match entry.file_name().to_str() {
             Some(name) if is_file && has_wav_extension(name) => wavs.push(name.to_string()),
+            // The synthetic corpus's completion marker belongs there: not worth a warning.
+            Some(synth::MARKER_FILE) if is_file => {}
             _ => ignored.push(path),
         }
     }
