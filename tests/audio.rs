@@ -164,7 +164,7 @@ fn parity_at_22050_is_exact() {
 }
 
 /// 16 kHz mono and 44.1 kHz stereo float against librosa's soxr output (already fitted to
-/// 56,000). Bounds are what this resampler measures (max diff 6.5e-4 and 7.7e-4, correlation
+/// 56,000). Bounds are what the linear-interpolation table measured (max diff 6.5e-4 and 7.7e-4, correlation
 /// 0.99999987 and 0.9999997) with some room; the feature-level criteria are checked later.
 #[test]
 fn parity_resampled_against_soxr() {

@@ -164,7 +164,11 @@ fn time_peer(python: &Path, peer_dir: &Path, files: &[PathBuf], passes: usize) -
     let script = std::env::temp_dir().join(format!("ser-peer-features-{}.py", std::process::id()));
     std::fs::write(&script, PEER_SCRIPT).map_err(|e| Error::io(&script, e))?;
     let spinner = progress::spinner(format!("librosa ({} clips × {passes} passes)", files.len()));
+    // One BLAS thread: librosa's fastest single-process setting here. With OpenBLAS's default
+    // threads, its mel projection slows down up to 20× whenever another process uses a core,
+    // which would flatter our ratio.
     let output = std::process::Command::new(python)
+        .env("OPENBLAS_NUM_THREADS", "1")
         .arg(&script)
         .arg(peer_dir)
         .arg(passes.to_string())
