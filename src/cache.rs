@@ -12,7 +12,7 @@
 //!
 //! built in a temporary sibling and renamed into place, so a killed extraction leaves nothing
 //! that looks complete. Extraction runs in parallel (rayon), one loader + extractor per chunk of
-//! clips so resamplers and FFT plans are built a handful of times, not per clip.
+//! clips; each worker thread keeps its loader (resamplers) for its life.
 
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -21,7 +21,6 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::audio::Loader;
 use crate::config::{AudioConfig, FeatureConfig, FeatureKind};
 use crate::corpus::Corpus;
 use crate::error::{Error, Result};
@@ -233,35 +232,27 @@ pub fn extract_all(
     let shape = probe.input_shape(audio.max_samples);
     let row_len = shape.iter().product();
     let pb = progress::bar(paths.len() as u64, label.to_string());
-    // Chunks, not single clips, carry the per-thread state: building a resampler costs
-    // milliseconds, so it is done once per chunk and reused for every clip in it.
-    let chunk = (paths.len() / (rayon::current_num_threads() * 8)).clamp(1, 64);
-    let results: Vec<Vec<(Result<Vec<f32>>, bool)>> = paths
-        .par_chunks(chunk)
-        .map(|chunk| {
-            let mut loader = Loader::new(audio);
-            let mut extractor = probe.clone();
-            chunk
-                .iter()
-                .map(|path| {
-                    let out = loader.load(path).map(|clip| {
-                        let silent = clip.signal.iter().all(|&x| x == 0.0);
-                        (extractor.model_input(&clip.signal), silent)
-                    });
-                    pb.inc(1);
-                    match out {
-                        Ok((row, silent)) => (Ok(row), silent),
-                        Err(e) => (Err(e), false),
-                    }
-                })
-                .collect()
-        })
+    let results: Vec<(Result<Vec<f32>>, bool)> = paths
+        .par_iter()
+        .map_init(
+            || probe.clone(),
+            |extractor, path| {
+                let out = crate::audio::load_on_this_thread(audio, path).map(|clip| {
+                    let silent = clip.signal.iter().all(|&x| x == 0.0);
+                    (extractor.model_input(&clip.signal), silent)
+                });
+                pb.inc(1);
+                match out {
+                    Ok((row, silent)) => (Ok(row), silent),
+                    Err(e) => (Err(e), false),
+                }
+            },
+        )
         .collect();
     pb.finish_and_clear();
     let mut silent = 0;
     let rows = results
         .into_iter()
-        .flatten()
         .map(|(r, s)| {
             silent += s as usize;
             r

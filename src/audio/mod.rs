@@ -113,3 +113,28 @@ impl Loader {
         })
     }
 }
+
+thread_local! {
+    /// One loader per worker thread and audio config, kept for the thread's life: building a
+    /// parity-grade resampler costs several milliseconds, far more than resampling one clip.
+    static LOADERS: std::cell::RefCell<Vec<(crate::config::AudioConfig, Loader)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Loads `path` with this thread's [`Loader`] for `cfg` (built on first use, then reused).
+pub fn load_on_this_thread(
+    cfg: &crate::config::AudioConfig,
+    path: &std::path::Path,
+) -> crate::error::Result<Clip> {
+    LOADERS.with(|cell| {
+        let mut loaders = cell.borrow_mut();
+        let i = match loaders.iter().position(|(c, _)| c == cfg) {
+            Some(i) => i,
+            None => {
+                loaders.push((cfg.clone(), Loader::new(cfg)));
+                loaders.len() - 1
+            }
+        };
+        loaders[i].1.load(path)
+    })
+}

@@ -7,7 +7,6 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::audio::Loader;
 use crate::config::{AudioConfig, FeatureConfig};
 use crate::error::{Error, Result};
 use crate::features::Extractor;
@@ -105,30 +104,28 @@ pub fn run(bench: &FeatureBench) -> Result<Vec<CaseResult>> {
     Ok(out)
 }
 
-/// Our path over `files`: parallel over clips, one loader + extractor pair per chunk.
+/// Our path over `files`: parallel over clips, each worker thread reusing its loader.
 fn time_ours(name: &str, files: &[PathBuf], passes: usize) -> Result<CaseResult> {
     let audio = AudioConfig::default();
     let features = FeatureConfig::default();
     let extractor = Extractor::new(&features, audio.sample_rate)?;
     // Warm-up on one clip (page cache, lazy statics), excluded like the peer's first clip.
-    one_clip(&mut Loader::new(&audio), &mut extractor.clone(), &files[0])?;
+    one_clip(&audio, &mut extractor.clone(), &files[0])?;
     let threads = rayon::current_num_threads();
     let pb = progress::bar((passes * files.len()) as u64, "ser");
     let mut walls = Vec::new();
     for _ in 0..passes.max(1) {
         let t = Instant::now();
-        let chunk = (files.len() / (threads * 8)).clamp(1, 64);
         let failed: Option<Error> = files
-            .par_chunks(chunk)
-            .map(|chunk| {
-                let mut loader = Loader::new(&audio);
-                let mut ex = extractor.clone();
-                for f in chunk {
-                    one_clip(&mut loader, &mut ex, f)?;
+            .par_iter()
+            .map_init(
+                || extractor.clone(),
+                |ex, f| {
+                    let r = one_clip(&audio, ex, f);
                     pb.inc(1);
-                }
-                Ok(())
-            })
+                    r
+                },
+            )
             .find_map_any(|r: Result<()>| r.err());
         if let Some(e) = failed {
             return Err(e);
@@ -150,8 +147,8 @@ fn time_ours(name: &str, files: &[PathBuf], passes: usize) -> Result<CaseResult>
 }
 
 /// Decode + resample + pad, then both feature sets, exactly what the report computes per clip.
-fn one_clip(loader: &mut Loader, ex: &mut Extractor, path: &Path) -> Result<()> {
-    let clip = loader.load(path)?;
+fn one_clip(audio: &AudioConfig, ex: &mut Extractor, path: &Path) -> Result<()> {
+    let clip = crate::audio::load_on_this_thread(audio, path)?;
     let zcr = ex.zcr(&clip.signal);
     let rms = ex.rms(&clip.signal);
     let mel = ex.mel_db(&clip.signal);
