@@ -289,7 +289,7 @@ fn write_entry(
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let mut shape = vec![table.rows()];
     shape.extend_from_slice(&table.shape);
-    npy::write_f32(&tmp.join("features.npy"), &table.data, &shape)?;
+    npy::write_f32(tmp.join("features.npy"), &table.data, &shape)?;
     let files: String = table
         .items
         .iter()

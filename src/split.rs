@@ -365,6 +365,32 @@ fn assign(corpus: &Corpus, train: &[&str], valid: &[&str], test: &[&str]) -> Spl
     split
 }
 
+/// A table of part sizes by class and the number of speakers in each part, for the terminal.
+pub fn describe(corpus: &Corpus, split: &Split) -> String {
+    let mut s = format!("{:<6} {:>6} {:>9}", "part", "clips", "speakers");
+    for class in &corpus.classes {
+        s += &format!(" {class:>5}");
+    }
+    s.push('\n');
+    for (name, part) in split.parts() {
+        let mut counts = vec![0usize; corpus.classes.len()];
+        let mut speakers: Vec<&str> = Vec::new();
+        for &i in part {
+            let item = &corpus.items[i];
+            counts[item.label] += 1;
+            speakers.push(&item.speaker);
+        }
+        speakers.sort_unstable();
+        speakers.dedup();
+        s += &format!("{name:<6} {:>6} {:>9}", part.len(), speakers.len());
+        for c in counts {
+            s += &format!(" {c:>5}");
+        }
+        s.push('\n');
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,30 +416,4 @@ mod tests {
         assert_eq!(approximate_mode(&[10, 20, 30], 6, &mut rng), [1, 2, 3]);
         assert_eq!(approximate_mode(&[3, 3], 6, &mut rng), [3, 3]);
     }
-}
-
-/// A table of part sizes by class and the number of speakers in each part, for the terminal.
-pub fn describe(corpus: &Corpus, split: &Split) -> String {
-    let mut s = format!("{:<6} {:>6} {:>9}", "part", "clips", "speakers");
-    for class in &corpus.classes {
-        s += &format!(" {class:>5}");
-    }
-    s.push('\n');
-    for (name, part) in split.parts() {
-        let mut counts = vec![0usize; corpus.classes.len()];
-        let mut speakers: Vec<&str> = Vec::new();
-        for &i in part {
-            let item = &corpus.items[i];
-            counts[item.label] += 1;
-            speakers.push(&item.speaker);
-        }
-        speakers.sort_unstable();
-        speakers.dedup();
-        s += &format!("{name:<6} {:>6} {:>9}", part.len(), speakers.len());
-        for c in counts {
-            s += &format!(" {c:>5}");
-        }
-        s.push('\n');
-    }
-    s
 }

@@ -152,17 +152,17 @@ fn extract(
 /// Writes the signal and every feature of one clip, with librosa's dtypes (ZCR as float64).
 fn write_all(dir: &Path, signal: &[f32], ex: &mut Extractor) -> Result<()> {
     let f = ex.all(signal);
-    npy::write_f32(&dir.join("signal.npy"), signal, &[signal.len()])?;
+    npy::write_f32(dir.join("signal.npy"), signal, &[signal.len()])?;
     let zcr: Vec<f64> = f.zcr.iter().map(|&v| v as f64).collect();
-    npy::write_f64(&dir.join("zcr.npy"), &zcr, &[zcr.len()])?;
-    npy::write_f32(&dir.join("rms.npy"), &f.rms, &[f.rms.len()])?;
+    npy::write_f64(dir.join("zcr.npy"), &zcr, &[zcr.len()])?;
+    npy::write_f32(dir.join("rms.npy"), &f.rms, &[f.rms.len()])?;
     npy::write_f32(
-        &dir.join("mel_db.npy"),
+        dir.join("mel_db.npy"),
         &f.mel_db.data,
         &[f.mel_db.rows, f.mel_db.cols],
     )?;
     npy::write_f32(
-        &dir.join("mfcc.npy"),
+        dir.join("mfcc.npy"),
         &f.mfcc.data,
         &[f.mfcc.rows, f.mfcc.cols],
     )?;

@@ -23,6 +23,7 @@ pub fn energy_frames(n: usize, hop: usize) -> usize {
 /// Whether `x` counts as negative: sign bit set and `|x| > 1e-10`. NaN keeps its sign bit, as
 /// `np.signbit` does; ±0 and tiny values are positive. Branch-free so loops vectorise.
 #[inline]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN must count as "not tiny", as in numpy
 fn is_negative(x: f32) -> bool {
     (x.to_bits() >> 31 == 1) & !(x.abs() <= ZC_THRESHOLD)
 }

@@ -91,7 +91,7 @@ mod tests {
     fn constant_input_has_only_dc() {
         let y = Dct::new(3, 128).apply(&column(&[-100.0; 128]));
         // librosa's silence/mfcc.npy: -1131.371 (= -100 sqrt(128)), then zeros.
-        assert!((y.data[0] + 1131.370_85).abs() < 1e-4, "{:?}", y.data);
+        assert!((y.data[0] + 1_131.370_8).abs() < 1e-4, "{:?}", y.data);
         assert!(
             y.data[1].abs() < 1e-4 && y.data[2].abs() < 1e-4,
             "{:?}",

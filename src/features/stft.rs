@@ -97,6 +97,12 @@ impl<T: Real> Stft<T> {
         }
     }
 
+    /// Number of frequency bins, `n_fft / 2 + 1`.
+    #[cfg(test)]
+    pub(crate) fn n_bins(&self) -> usize {
+        self.n_fft / 2 + 1
+    }
+
     /// Number of centred frames for `n` samples: `1 + n / hop`.
     pub(crate) fn n_frames(&self, n: usize) -> usize {
         1 + n / self.hop
