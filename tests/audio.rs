@@ -16,17 +16,6 @@ fn fixture(name: &str) -> PathBuf {
     crate_dir().join("tests/fixtures").join(name)
 }
 
-/// `../shared` beside the crate, or `None` (with a message) when it is absent.
-fn shared() -> Option<PathBuf> {
-    let p = crate_dir().join("../shared");
-    if p.join("parity/index.json").is_file() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} not found (parity data)", p.display());
-        None
-    }
-}
-
 fn read_npy_f32(path: &Path) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap();
     let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
@@ -128,7 +117,9 @@ fn stats(a: &[f32], b: &[f32]) -> (f64, f64) {
 /// `signal.npy` to 1e-7, through `decode` and through `Loader`.
 #[test]
 fn parity_at_22050_is_exact() {
-    let Some(sh) = shared() else { return };
+    let Some(sh) = crate::common::shared("") else {
+        return;
+    };
     let cases = [
         ("03a01Fa", "data/emodb/wav/03a01Fa.wav", 44100),
         ("08a02La", "data/emodb/wav/08a02La.wav", 44100),
@@ -168,7 +159,9 @@ fn parity_at_22050_is_exact() {
 /// 0.99999987 and 0.9999997) with some room; the feature-level criteria are checked later.
 #[test]
 fn parity_resampled_against_soxr() {
-    let Some(sh) = shared() else { return };
+    let Some(sh) = crate::common::shared("") else {
+        return;
+    };
     let mut loader = Loader::new(&AudioConfig::default());
     for (stem, rate, channels) in [("resampled-16k", 16000, 1), ("stereo-44k-float", 44100, 2)] {
         let path = sh.join("parity/audio").join(format!("{stem}.wav"));

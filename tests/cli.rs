@@ -1,6 +1,6 @@
 //! End-to-end tests of the `ser` binary: help text, feature extraction files, the cache, errors.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 
@@ -8,18 +8,6 @@ fn ser() -> Command {
     let mut c = Command::cargo_bin("ser").expect("ser binary");
     c.env_remove("RUST_LOG").env_remove("SER_CACHE");
     c
-}
-
-fn shared() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if p.join("parity/index.json").is_file() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipped: ../shared (librosa parity files, EmoDB clips) is not beside the checkout"
-        );
-        None
-    }
 }
 
 fn stdout(c: &mut Command) -> String {
@@ -107,7 +95,9 @@ fn read_npy_f64(path: &Path) -> (Vec<u64>, Vec<f64>) {
 
 #[test]
 fn extract_writes_librosa_layout_and_matches_parity_files() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = crate::common::shared("") else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let clip = shared.join("data/emodb/wav/03a01Fa.wav");
     stdout(

@@ -2,20 +2,10 @@
 //! `../shared` (skipped with a message when absent) and on small hand-made directories.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ser::corpus::{self, check, crema_d, csv, emodb, EMOTIONS};
 use ser::{CorpusKind, DataConfig, Error};
-
-fn shared() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} is absent", p.display());
-        None
-    }
-}
 
 /// The names of the official CREMA-D `AudioWAV/` folder.
 fn crema_names(shared: &Path) -> Vec<String> {
@@ -61,7 +51,9 @@ fn data(kind: CorpusKind, path: &Path) -> DataConfig {
 
 #[test]
 fn crema_d_all_official_names_parse() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = crate::common::shared("data") else {
+        return;
+    };
     let names = crema_names(&shared);
     assert_eq!(names.len(), 7442);
     let mut emotions: BTreeMap<&str, usize> = BTreeMap::new();
@@ -178,7 +170,9 @@ fn empty_and_missing_directories() {
 
 #[test]
 fn emodb_real_clips() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = crate::common::shared("data") else {
+        return;
+    };
     let dir = shared.join("emodb/wav");
     let c = corpus::open(&data(CorpusKind::Emodb, &dir)).unwrap();
     assert_eq!(c.kind, CorpusKind::Emodb);
@@ -349,7 +343,9 @@ fn csv_manifest_errors_name_file_and_line() {
 
 #[test]
 fn check_real_emodb() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = crate::common::shared("data") else {
+        return;
+    };
     let dir = shared.join("emodb/wav");
     let r = check::check_dir(&dir, CorpusKind::Emodb, None, &hound_probe).unwrap();
     assert_eq!(r.clips, 339);
@@ -500,7 +496,9 @@ fn check_finds_every_kind_of_problem() {
 
 #[test]
 fn check_against_official_crema_d_manifest() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = crate::common::shared("data") else {
+        return;
+    };
     let manifest = shared.join("crema-d/audiowav-manifest.csv");
     let entries = check::read_manifest(&manifest).unwrap();
     assert_eq!(entries.len(), 7442);

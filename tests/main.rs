@@ -5,6 +5,7 @@
 
 mod audio;
 mod cli;
+mod common;
 mod corpus;
 mod parity;
 mod split;

@@ -9,7 +9,7 @@
 //! Run `cargo test --test parity -- --nocapture` to see the worst error per input and feature,
 //! and `cargo test --release --test parity -- --ignored --nocapture` for the speed measurement.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use ser::config::FeatureConfig;
@@ -22,19 +22,6 @@ const RMS_REL: f64 = 1e-5;
 const RMS_FLOOR: f64 = 1e-6;
 const MEL_DB_ABS: f64 = 0.01;
 const MFCC_ABS: f64 = 0.01;
-
-fn parity_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/parity");
-    if dir.join("index.json").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: {} not found; the librosa parity data lives in ../shared beside the crate",
-            dir.display()
-        );
-        None
-    }
-}
 
 /// (stem, input_rate) of every input in index.json, sorted by stem.
 fn inputs(dir: &Path) -> Vec<(String, u64)> {
@@ -107,7 +94,9 @@ fn matrix_shape(m: &Matrix) -> Vec<usize> {
 
 #[test]
 fn every_feature_matches_librosa_on_every_input() {
-    let Some(dir) = parity_dir() else { return };
+    let Some(dir) = crate::common::shared("parity") else {
+        return;
+    };
     let mut ex = Extractor::new(&FeatureConfig::default(), SR).unwrap();
     let list = inputs(&dir);
     assert_eq!(list.len(), 11, "index.json lists 11 inputs");
@@ -195,7 +184,9 @@ fn every_feature_matches_librosa_on_every_input() {
 
 #[test]
 fn silence_is_zero_db_and_dc_only_mfcc() {
-    let Some(dir) = parity_dir() else { return };
+    let Some(dir) = crate::common::shared("parity") else {
+        return;
+    };
     let y = npy::read_f32(dir.join("silence/signal.npy")).unwrap().data;
     assert!(y.iter().all(|&v| v == 0.0));
     let mut ex = Extractor::new(&FeatureConfig::default(), SR).unwrap();
@@ -389,7 +380,9 @@ fn non_default_configs_match_librosa() {
 /// 400, 40 mels over 20–7600 Hz), `power_to_db(S, ref=np.max, top_db=None)`.
 #[test]
 fn no_floor_keeps_the_deepest_bins() {
-    let Some(dir) = parity_dir() else { return };
+    let Some(dir) = crate::common::shared("parity") else {
+        return;
+    };
     let signal = npy::read_f32(dir.join("08a02La/signal.npy")).unwrap().data;
     let y = &signal[5000..35_001];
     let cfg = FeatureConfig {
@@ -439,13 +432,13 @@ fn thread_cpu_ns() -> Option<u64> {
 #[test]
 #[ignore = "timing: run with --release -- --ignored --nocapture"]
 fn speed_per_clip() {
-    let y: Vec<f32> = match parity_dir() {
+    let y: Vec<f32> = match crate::common::shared("parity") {
         Some(dir) => npy::read_f32(dir.join("03a01Fa/signal.npy")).unwrap().data,
         None => (0..56_000)
             .map(|i| 0.3 * ((i as f32) * 0.05).sin() * ((i as f32) * 0.0007).cos())
             .collect(),
     };
-    let long: Vec<f32> = match parity_dir() {
+    let long: Vec<f32> = match crate::common::shared("parity") {
         // long-4s is truncated, so it has signal in every frame (no silent padding to skip).
         Some(dir) => npy::read_f32(dir.join("long-4s/signal.npy")).unwrap().data,
         None => y.clone(),
@@ -504,7 +497,9 @@ fn speed_per_clip() {
 /// with RMS > 1e-3.
 #[test]
 fn from_audio_files_every_input_meets_its_bar() {
-    let Some(dir) = parity_dir() else { return };
+    let Some(dir) = crate::common::shared("parity") else {
+        return;
+    };
     let emodb = dir.join("../data/emodb/wav");
     let mut loader = ser::audio::Loader::new(&ser::config::AudioConfig::default());
     let mut ex = Extractor::new(&FeatureConfig::default(), SR).unwrap();

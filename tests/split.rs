@@ -2,25 +2,15 @@
 //! skipped with a message when absent), speaker-disjoint protocols, determinism, and the lists.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ser::corpus::{crema_d, Corpus, EMOTIONS};
 use ser::split::{make_split, write_lists, Split};
 use ser::{CorpusKind, Error, SplitConfig, SplitKind};
 
-fn shared() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} is absent", p.display());
-        None
-    }
-}
-
 /// The full CREMA-D corpus built from the official file list (no audio needed).
 fn crema_d_corpus() -> Option<Corpus> {
-    let shared = shared()?;
+    let shared = crate::common::shared("data")?;
     let text = std::fs::read_to_string(shared.join("crema-d/audiowav-manifest.csv")).unwrap();
     let names: Vec<&str> = text
         .lines()
@@ -321,7 +311,9 @@ fn lists_are_written() {
 
 #[test]
 fn emodb_random_split() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = crate::common::shared("data") else {
+        return;
+    };
     let c = ser::corpus::emodb::read_dir(&shared.join("emodb/wav"), false).unwrap();
     let s = make_split(&c, &cfg(SplitKind::Random, 0)).unwrap();
     assert_partition(&c, &s);
