@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 mod bench;
 mod data;
 mod features;
+mod train;
 
 /// Speech emotion recognition experiments: report-exact features, corpora, splits.
 #[derive(Debug, Parser)]
@@ -41,6 +42,11 @@ enum Command {
     /// Features: extract them for files, or for a whole corpus into the cache.
     #[command(subcommand)]
     Features(features::FeaturesCommand),
+    /// Train and evaluate one config into a run directory (resumes after a kill).
+    Train(train::TrainArgs),
+    /// Models: print a config's layer table and parameter count.
+    #[command(subcommand)]
+    Model(train::ModelCommand),
     /// Benchmarks against the report's own stack, measured in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -66,6 +72,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let quiet = cli.quiet;
     if let Some(n) = cli.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
@@ -76,6 +83,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Data(cmd) => data::run(cmd),
         Command::Features(cmd) => features::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Train(args) => train::train(args, quiet),
+        Command::Model(cmd) => train::model(cmd),
     }
 }
 
