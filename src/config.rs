@@ -239,7 +239,285 @@ impl Default for SplitConfig {
     }
 }
 
-/// The sections of a config file that the feature layer reads. Sections it does not know are
+/// Which network a job trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// Conv1D stack over a vector per clip (the report's ZCR + RMS model).
+    Cnn1d,
+    /// Conv2D stack over a matrix per clip (the report's mel-spectrogram model).
+    Cnn2d,
+}
+
+impl ModelKind {
+    /// The name used in TOML and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Cnn1d => "cnn1d",
+            ModelKind::Cnn2d => "cnn2d",
+        }
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a max-pool treats the border.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolPadding {
+    /// No padding: `out = (in - size) / stride + 1` (Keras' default; the report's models).
+    Valid,
+    /// Pad so that `out = ceil(in / stride)` (Keras `padding="same"`): deep stacks stay valid.
+    Same,
+}
+
+/// Max-pool after each conv layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolConfig {
+    /// Window (a square window for `cnn2d`). Unset: the report's, 6 for `cnn1d`, 5 for `cnn2d`.
+    pub size: Option<usize>,
+    /// Step between windows. Report: 2.
+    pub stride: usize,
+    /// Border handling. Report: `valid`.
+    pub padding: PoolPadding,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            size: None,
+            stride: 2,
+            padding: PoolPadding::Valid,
+        }
+    }
+}
+
+/// The network: per conv layer Conv (kernel, same padding) [+ batch norm] + ReLU + MaxPool; then
+/// Flatten, Dense + ReLU, Dropout, Dense(classes). Defaults are the report's 1D model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// `cnn1d` or `cnn2d`; must match the features (`cnn2d` for `mel-db` / `mfcc`).
+    pub kind: ModelKind,
+    /// Filters of each conv layer; their count is the depth. Report: [512, 512, 128].
+    pub filters: Vec<usize>,
+    /// Conv kernel (a square kernel for `cnn2d`). Report: 5.
+    pub kernel: usize,
+    /// The max-pool after each conv layer.
+    pub pool: PoolConfig,
+    /// Units of the hidden dense layer. Report: 256.
+    pub dense: usize,
+    /// Dropout rate after the hidden dense layer, in [0, 1). Report: 0.4.
+    pub dropout: f64,
+    /// Batch normalisation between each conv and its ReLU (the report's prose, not its code).
+    pub batch_norm: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            kind: ModelKind::Cnn1d,
+            filters: vec![512, 512, 128],
+            kernel: 5,
+            pool: PoolConfig::default(),
+            dense: 256,
+            dropout: 0.4,
+            batch_norm: false,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// The pool window: the configured one, else the report's for this kind (1D: 6, 2D: 5).
+    pub fn pool_size(&self) -> usize {
+        self.pool.size.unwrap_or(match self.kind {
+            ModelKind::Cnn1d => 6,
+            ModelKind::Cnn2d => 5,
+        })
+    }
+
+    /// A copy with every defaulted-by-kind value written out (for the resolved config).
+    pub fn resolved(&self) -> Self {
+        let mut m = self.clone();
+        m.pool.size = Some(self.pool_size());
+        m
+    }
+}
+
+/// Where tensors live during training and inference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// Burn's pure-Rust CPU backend (multi-threaded, SIMD). Deterministic.
+    Flex,
+    /// Burn's wgpu backend (Vulkan / Metal / DX12); needs a build with `--features wgpu`.
+    Wgpu,
+}
+
+impl BackendKind {
+    /// The name used in TOML and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Flex => "flex",
+            BackendKind::Wgpu => "wgpu",
+        }
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "flex" | "cpu" => Ok(BackendKind::Flex),
+            "wgpu" | "gpu" => Ok(BackendKind::Wgpu),
+            _ => Err(Error::Usage(format!(
+                "unknown backend `{s}`: expected flex or wgpu"
+            ))),
+        }
+    }
+}
+
+/// Training: Adam on cross-entropy, mini-batches, per-epoch validation. Defaults are the report's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Passes over the training part. Report: 60.
+    pub epochs: usize,
+    /// Items per step. Report: 32.
+    pub batch_size: usize,
+    /// Adam learning rate. Report: 1e-4.
+    pub lr: f64,
+    /// Adam beta1 (Keras: 0.9).
+    pub beta1: f64,
+    /// Adam beta2 (Keras: 0.999).
+    pub beta2: f64,
+    /// Adam epsilon (Keras: 1e-7).
+    pub epsilon: f64,
+    /// Seed of the weight initialisation, the shuffles and the dropout masks.
+    pub seed: u64,
+    /// Shuffle the training part every epoch (Keras `fit` does).
+    pub shuffle: bool,
+    /// Stop when the validation loss has not improved for this many epochs; unset: never.
+    pub patience: Option<usize>,
+    /// Evaluate with the weights of the best validation loss instead of the last epoch's
+    /// (the report: last epoch).
+    pub keep_best: bool,
+    /// `flex` (CPU) or `wgpu` (GPU).
+    pub backend: BackendKind,
+    /// GPU index for `wgpu` (the n-th discrete GPU); ignored by `flex`.
+    pub device: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 60,
+            batch_size: 32,
+            lr: 1e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+            seed: 0,
+            shuffle: true,
+            patience: None,
+            keep_best: false,
+            backend: BackendKind::Flex,
+            device: 0,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Checks values that parse but cannot build a model; `origin` names the file in errors.
+    /// Shapes that collapse are checked once the input is known (`model::NetConfig::check`).
+    pub fn validate(&self, origin: &Path) -> Result<()> {
+        let bad = |key: &str, msg: String| Err(Error::config(origin, key, msg));
+        if self.filters.is_empty() {
+            return bad(
+                "model.filters",
+                "needs at least one conv layer (report: [512, 512, 128])".into(),
+            );
+        }
+        if let Some(i) = self.filters.iter().position(|&f| f == 0) {
+            return bad(
+                "model.filters",
+                format!("layer {} has 0 filters: every layer needs at least 1", i + 1),
+            );
+        }
+        if self.kernel == 0 {
+            return bad("model.kernel", "must be at least 1 (report: 5)".into());
+        }
+        if self.pool.size == Some(0) {
+            return bad(
+                "model.pool.size",
+                "must be at least 1 (report: 6 for cnn1d, 5 for cnn2d)".into(),
+            );
+        }
+        if self.pool.stride == 0 {
+            return bad("model.pool.stride", "must be at least 1 (report: 2)".into());
+        }
+        if self.dense == 0 {
+            return bad("model.dense", "must be at least 1 (report: 256)".into());
+        }
+        if !(self.dropout >= 0.0 && self.dropout < 1.0) {
+            return bad(
+                "model.dropout",
+                format!("must be in [0, 1) (report: 0.4), got {}", self.dropout),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl TrainConfig {
+    /// Checks values that parse but cannot train; `origin` names the file in errors.
+    pub fn validate(&self, origin: &Path) -> Result<()> {
+        let bad = |key: &str, msg: String| Err(Error::config(origin, key, msg));
+        if self.epochs == 0 {
+            return bad("train.epochs", "must be at least 1 (report: 60)".into());
+        }
+        if self.batch_size == 0 {
+            return bad("train.batch_size", "must be at least 1 (report: 32)".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(
+                "train.lr",
+                format!("must be a positive number (report: 1e-4), got {}", self.lr),
+            );
+        }
+        for (key, v) in [("train.beta1", self.beta1), ("train.beta2", self.beta2)] {
+            if !(v >= 0.0 && v < 1.0) {
+                return bad(key, format!("must be in [0, 1), got {v}"));
+            }
+        }
+        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
+            return bad(
+                "train.epsilon",
+                format!("must be positive (Keras: 1e-7), got {}", self.epsilon),
+            );
+        }
+        if self.patience == Some(0) {
+            return bad(
+                "train.patience",
+                "must be at least 1 epoch; leave it out to disable early stopping".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The sections of a config file. Sections it does not know are
 /// rejected, so a misspelt section name cannot silently fall back to defaults.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -248,6 +526,8 @@ pub struct Config {
     pub audio: AudioConfig,
     pub features: FeatureConfig,
     pub split: SplitConfig,
+    pub model: ModelConfig,
+    pub train: TrainConfig,
 }
 
 impl Config {
@@ -345,6 +625,27 @@ impl Config {
                 format!(
                     "need folds >= 2 and 0 <= fold < folds; got folds {}, fold {}",
                     s.folds, s.fold
+                ),
+            );
+        }
+        self.model.validate(origin)?;
+        self.train.validate(origin)?;
+        let m = &self.model;
+        if m.kind == ModelKind::Cnn2d && !f.kind.is_2d() {
+            return bad(
+                "model.kind",
+                format!(
+                    "cnn2d needs a matrix per clip, but features.kind `{}` is a vector: use cnn1d, or mel-db / mfcc",
+                    f.kind
+                ),
+            );
+        }
+        if m.kind == ModelKind::Cnn1d && f.kind.is_2d() {
+            return bad(
+                "model.kind",
+                format!(
+                    "cnn1d needs a vector per clip, but features.kind `{}` is a matrix: use cnn2d, or zcr+rms / zcr / rms / energy",
+                    f.kind
                 ),
             );
         }

@@ -53,6 +53,16 @@ pub enum Error {
     #[error("split: {0}")]
     Split(String),
 
+    /// A model that cannot be built for the input it is given (a shape that collapses, a
+    /// feature matrix where a vector is expected); the message names the layer and the shape.
+    #[error("model: {0}")]
+    Model(String),
+
+    /// Training, checkpointing or loading a trained model failed; `path` is the run directory
+    /// or file concerned.
+    #[error("{}: {message}", path.display())]
+    Train { path: PathBuf, message: String },
+
     /// Invalid arguments or an impossible request, with what to do instead.
     #[error("{0}")]
     Usage(String),
@@ -83,6 +93,14 @@ impl Error {
         }
     }
 
+    /// A training / checkpoint error about `path`.
+    pub fn train(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+        Error::Train {
+            path: path.as_ref().to_path_buf(),
+            message: message.into(),
+        }
+    }
+
     /// A configuration error for `key` in `file`.
     pub fn config(
         file: impl AsRef<Path>,
@@ -99,7 +117,7 @@ impl Error {
     /// The process exit code for this error: 2 for bad input or usage, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) | Error::Config { .. } => 2,
+            Error::Usage(_) | Error::Config { .. } | Error::Model(_) => 2,
             _ => 1,
         }
     }

@@ -1,0 +1,209 @@
+//! The 1D network (the report's ZCR + RMS model): Conv1d stacks over one vector per clip.
+//!
+//! Report layout, filters (512, 512, 128) on 220 values: lengths 220 → 108 → 52 → 24 after the
+//! pools, flatten 3,072, Dense 256, Dense 6: 2,430,342 parameters.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv1d, Conv1dConfig};
+use burn::nn::pool::{MaxPool1d, MaxPool1dConfig};
+use burn::nn::{BatchNorm, Linear, LinearConfig, PaddingConfig1d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use rand_chacha::ChaCha8Rng;
+
+use super::summary::{Summary, SummaryRow};
+use super::{glorot_uniform, keras_batch_norm, pool_len, zeros};
+use crate::config::PoolPadding;
+use crate::error::{Error, Result};
+
+/// Configuration of [`Cnn1d`]. `new(input_len, n_classes, filters)`; the rest defaults to the
+/// report's values.
+#[derive(Config, Debug)]
+pub struct Cnn1dConfig {
+    /// Values per clip (report: 220 = ZCR and RMS of 110 frames).
+    pub input_len: usize,
+    /// Output classes (report: 6).
+    pub n_classes: usize,
+    /// Filters per conv layer; their count is the depth (report: [512, 512, 128]).
+    pub filters: Vec<usize>,
+    /// Conv kernel length (`same` padding, stride 1).
+    #[config(default = 5)]
+    pub kernel: usize,
+    /// Max-pool window.
+    #[config(default = 6)]
+    pub pool_size: usize,
+    /// Max-pool stride.
+    #[config(default = 2)]
+    pub pool_stride: usize,
+    /// Max-pool border handling.
+    #[config(default = "PoolPadding::Valid")]
+    pub pool_padding: PoolPadding,
+    /// Units of the hidden dense layer.
+    #[config(default = 256)]
+    pub dense: usize,
+    /// Dropout rate after the hidden dense layer.
+    #[config(default = 0.4)]
+    pub dropout: f64,
+    /// Batch norm between each conv and its ReLU.
+    #[config(default = false)]
+    pub batch_norm: bool,
+}
+
+/// The 1D CNN. Build it with [`Cnn1dConfig::init`].
+#[derive(Module, Debug)]
+pub struct Cnn1d {
+    /// One conv per layer.
+    pub convs: Vec<Conv1d>,
+    /// One batch norm per layer, or none.
+    pub norms: Vec<BatchNorm>,
+    /// The max-pool applied after every layer.
+    pub pool: MaxPool1d,
+    /// Dense + ReLU after the flatten.
+    pub hidden: Linear,
+    /// Dense to the class logits.
+    pub output: Linear,
+}
+
+impl Cnn1dConfig {
+    /// Length after each layer's pool; fails naming the first layer whose output would be empty.
+    pub fn lengths(&self) -> Result<Vec<usize>> {
+        let mut len = self.input_len;
+        if len == 0 {
+            return Err(Error::Model("cnn1d: the input has length 0".into()));
+        }
+        let mut out = Vec::with_capacity(self.filters.len());
+        for layer in 1..=self.filters.len() {
+            len = pool_len(len, self.pool_size, self.pool_stride, self.pool_padding).ok_or_else(|| {
+                Error::Model(format!(
+                    "cnn1d layer {layer} of {}: max-pool {} (stride {}, valid) on length {len} would reach length 0; \
+                     use fewer layers, a smaller model.pool.size, or model.pool.padding = \"same\"",
+                    self.filters.len(),
+                    self.pool_size,
+                    self.pool_stride
+                ))
+            })?;
+            out.push(len);
+        }
+        Ok(out)
+    }
+
+    /// The Keras-like layer table (fails like [`Self::lengths`]).
+    pub fn summary(&self) -> Result<Summary> {
+        let lengths = self.lengths()?;
+        let k = self.kernel;
+        let mut rows = Vec::new();
+        let mut len = self.input_len;
+        let mut cin = 1;
+        for (i, (&f, &pooled)) in self.filters.iter().zip(&lengths).enumerate() {
+            let n = i + 1;
+            rows.push(SummaryRow::new(
+                format!("conv1d_{n} (Conv1D)"),
+                vec![len, f],
+                k * cin * f + f,
+            ));
+            if self.batch_norm {
+                rows.push(SummaryRow::batch_norm(n, vec![len, f], f));
+            }
+            rows.push(SummaryRow::new(
+                format!("max_pooling1d_{n} (MaxPooling1D)"),
+                vec![pooled, f],
+                0,
+            ));
+            len = pooled;
+            cin = f;
+        }
+        let flat = len * cin;
+        rows.push(SummaryRow::new("flatten (Flatten)", vec![flat], 0));
+        rows.push(SummaryRow::new(
+            "dense (Dense)",
+            vec![self.dense],
+            flat * self.dense + self.dense,
+        ));
+        rows.push(SummaryRow::new("dropout (Dropout)", vec![self.dense], 0));
+        rows.push(SummaryRow::new(
+            "dense_1 (Dense)",
+            vec![self.n_classes],
+            self.dense * self.n_classes + self.n_classes,
+        ));
+        Ok(Summary::new("cnn1d", vec![self.input_len, 1], rows))
+    }
+
+    /// Builds the network on `device`, weights drawn from `rng` (Glorot-uniform, zero biases).
+    pub fn init(&self, device: &Device, rng: &mut ChaCha8Rng) -> Result<Cnn1d> {
+        let lengths = self.lengths()?;
+        let k = self.kernel;
+        let mut convs = Vec::new();
+        let mut norms = Vec::new();
+        let mut cin = 1;
+        for &f in &self.filters {
+            let mut conv = Conv1dConfig::new(cin, f, k)
+                .with_padding(PaddingConfig1d::Same)
+                .init(device);
+            conv.weight = glorot_uniform([f, cin, k], k * cin, k * f, rng, device);
+            conv.bias = Some(zeros(f, device));
+            convs.push(conv);
+            if self.batch_norm {
+                norms.push(keras_batch_norm(f, device));
+            }
+            cin = f;
+        }
+        let flat = lengths.last().copied().unwrap_or(self.input_len) * cin;
+        let mut hidden = LinearConfig::new(flat, self.dense).init(device);
+        hidden.weight = glorot_uniform([flat, self.dense], flat, self.dense, rng, device);
+        hidden.bias = Some(zeros(self.dense, device));
+        let mut output = LinearConfig::new(self.dense, self.n_classes).init(device);
+        output.weight = glorot_uniform(
+            [self.dense, self.n_classes],
+            self.dense,
+            self.n_classes,
+            rng,
+            device,
+        );
+        output.bias = Some(zeros(self.n_classes, device));
+        let padding = match self.pool_padding {
+            PoolPadding::Valid => PaddingConfig1d::Valid,
+            PoolPadding::Same => PaddingConfig1d::Same,
+        };
+        let pool = MaxPool1dConfig::new(self.pool_size)
+            .with_stride(self.pool_stride)
+            .with_padding(padding)
+            .init();
+        Ok(Cnn1d {
+            convs,
+            norms,
+            pool,
+            hidden,
+            output,
+        })
+    }
+}
+
+impl Cnn1d {
+    /// Logits for a batch; see [`super::Net::forward`].
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, input_len]`
+    /// - `dropout_mask`: `[batch, dense]`
+    /// - output: `[batch, n_classes]`
+    pub fn forward(&self, x: Tensor<2>, dropout_mask: Option<Tensor<2>>) -> Tensor<2> {
+        let [batch, len] = x.dims();
+        let mut h: Tensor<3> = x.reshape([batch, 1, len]);
+        for (i, conv) in self.convs.iter().enumerate() {
+            h = conv.forward(h);
+            if let Some(norm) = self.norms.get(i) {
+                h = norm.forward(h);
+            }
+            // relu(pool(h)) == pool(relu(h)) (both monotone), and the ReLU then runs on the
+            // pooled, smaller tensor.
+            h = relu(self.pool.forward(h));
+        }
+        // Channel-major flatten ([channels, length]); Keras' is length-major (see module doc).
+        let flat: Tensor<2> = h.flatten(1, 2);
+        let mut z = relu(self.hidden.forward(flat));
+        if let Some(mask) = dropout_mask {
+            z = z * mask;
+        }
+        self.output.forward(z)
+    }
+}

@@ -1,0 +1,675 @@
+//! Training and inference: backend / device choice, the training loop (Adam on cross-entropy,
+//! seeded shuffles and dropout, validation every epoch, early stopping, keep-best), per-epoch
+//! checkpoints with exact resume, `history.csv`, and prediction from a finished run.
+//!
+//! A run directory gets, in this order:
+//! - `training.json`: the resolved [`TrainingConfig`] (model, optimizer, classes), written first;
+//! - `history.csv`: `epoch,loss,accuracy,val_loss,val_accuracy,seconds`, one line per epoch as it
+//!   finishes;
+//! - `checkpoint/`: the last finished epoch (see [`checkpoint`]);
+//! - `model.bpk`: the final weights (the last epoch's, or the best validation loss's with
+//!   `keep_best`), written last.
+//!
+//! Reproducibility: every random draw comes from ChaCha8 generators derived from the seed —
+//! stream 0 for the initial weights, stream `e` for epoch `e`'s shuffle and dropout masks — so
+//! an epoch does not depend on how the run got there, and a resumed run replays exactly what an
+//! unbroken one does. On `flex` the same config and seed give bit-identical results (tested);
+//! GPU reductions are not ordered, so `wgpu` runs agree only approximately.
+
+pub mod checkpoint;
+mod examples;
+
+pub use checkpoint::EpochRecord;
+pub use examples::Examples;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use indicatif::ProgressStyle;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sha2::{Digest, Sha256};
+
+use crate::config::{BackendKind, ModelConfig, TrainConfig};
+use crate::error::{Error, Result};
+use crate::model::{Net, NetConfig};
+use checkpoint::State;
+
+/// Everything a training run needs besides the data: the `[model]` and `[train]` sections and
+/// the class names (their count is the number of outputs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainJob {
+    /// The network.
+    pub model: ModelConfig,
+    /// Optimiser, epochs, seed, backend.
+    pub train: TrainConfig,
+    /// Class names, in label-index order.
+    pub classes: Vec<String>,
+    /// Stop, as if interrupted, once this epoch's checkpoint is written (tests, time slices);
+    /// the next call resumes.
+    pub stop_after: Option<usize>,
+    /// Draw no progress bar.
+    pub quiet: bool,
+}
+
+impl TrainJob {
+    /// A job with the given sections and classes.
+    pub fn new(model: ModelConfig, train: TrainConfig, classes: Vec<String>) -> Self {
+        Self {
+            model,
+            train,
+            classes,
+            stop_after: None,
+            quiet: false,
+        }
+    }
+
+    /// The Burn configuration of this job for items of `input_shape`; fails when the network
+    /// does not fit the input.
+    pub fn training_config(&self, input_shape: &[usize]) -> Result<TrainingConfig> {
+        let origin = Path::new("[train]");
+        self.model.validate(origin)?;
+        self.train.validate(origin)?;
+        let t = &self.train;
+        let model = NetConfig::from_section(&self.model, input_shape, self.classes.len())?;
+        Ok(TrainingConfig {
+            model,
+            optimizer: AdamConfig::new()
+                .with_beta_1(t.beta1 as f32)
+                .with_beta_2(t.beta2 as f32)
+                .with_epsilon(t.epsilon as f32),
+            epochs: t.epochs,
+            batch_size: t.batch_size,
+            lr: t.lr,
+            seed: t.seed,
+            shuffle: t.shuffle,
+            patience: t.patience,
+            keep_best: t.keep_best,
+            classes: self.classes.clone(),
+        })
+    }
+}
+
+/// The resolved training configuration (Burn `Config`), saved as `training.json`.
+#[derive(Config, Debug)]
+pub struct TrainingConfig {
+    /// The network.
+    pub model: NetConfig,
+    /// Adam (Keras' defaults: beta1 0.9, beta2 0.999, epsilon 1e-7).
+    pub optimizer: AdamConfig,
+    /// Epochs to train.
+    pub epochs: usize,
+    /// Items per step.
+    pub batch_size: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// Seed of initial weights, shuffles and dropout masks.
+    pub seed: u64,
+    /// Shuffle the training items each epoch.
+    pub shuffle: bool,
+    /// Early-stopping patience on the validation loss.
+    pub patience: Option<usize>,
+    /// Keep the best-validation-loss weights as the final model.
+    pub keep_best: bool,
+    /// Class names in label order.
+    pub classes: Vec<String>,
+}
+
+/// What a training run produced.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    /// Every finished epoch (including those of earlier, interrupted starts).
+    pub history: Vec<EpochRecord>,
+    /// Epoch with the lowest validation loss (the last epoch without a validation part).
+    pub best_epoch: usize,
+    /// Early stopping ended the run before `epochs`.
+    pub stopped_early: bool,
+    /// False when `stop_after` interrupted the run (no final model yet).
+    pub finished: bool,
+    /// The epoch the run resumed after (`None`: started from scratch).
+    pub resumed_from: Option<usize>,
+    /// `model.bpk` in the run directory (final weights), when finished.
+    pub model_path: PathBuf,
+    /// The final network, for inference (weights as in `model_path`).
+    pub model: Net,
+    /// The resolved configuration.
+    pub config: TrainingConfig,
+    /// Backend and device that trained it, e.g. `flex` or `wgpu:0`.
+    pub backend: String,
+    /// Parameters of the network (Keras' "Total params": with batch norm, its statistics too).
+    pub params: usize,
+    /// Wall time of this call, seconds.
+    pub seconds: f64,
+}
+
+/// The device for `kind` (`index`: the n-th discrete GPU for `wgpu`), checked to work.
+pub fn device(kind: BackendKind, index: usize) -> Result<Device> {
+    match kind {
+        BackendKind::Flex => Ok(Device::flex()),
+        BackendKind::Wgpu => wgpu_device(index),
+    }
+}
+
+/// `flex` or `wgpu:N`, as recorded in checkpoints and outcomes.
+pub fn backend_label(kind: BackendKind, index: usize) -> String {
+    match kind {
+        BackendKind::Flex => "flex".into(),
+        BackendKind::Wgpu => format!("wgpu:{index}"),
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu_device(index: usize) -> Result<Device> {
+    let device = Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(index));
+    // wgpu finds out there is no such adapter only on first use, by panicking: probe here so
+    // the user gets an error instead of a backtrace in the middle of a run.
+    let probe = device.clone();
+    std::panic::catch_unwind(move || Tensor::<1>::zeros([1], &probe).into_data())
+        .map(|_| device)
+        .map_err(|_| {
+            Error::Usage(format!(
+                "--backend wgpu --device {index}: no usable discrete GPU #{index} (wgpu found no such \
+                 adapter); use --backend flex, or another --device"
+            ))
+        })
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_device(_index: usize) -> Result<Device> {
+    Err(Error::Usage(
+        "this `ser` was built without the wgpu backend: rebuild with \
+         `cargo build --release --features wgpu`, or use --backend flex"
+            .into(),
+    ))
+}
+
+/// Trains `job` on `train`, validating on `valid` after every epoch, in `run_dir`; resumes from
+/// `run_dir/checkpoint` when a previous start of the same job left one.
+pub fn train(
+    job: &TrainJob,
+    train: &Examples,
+    valid: &Examples,
+    run_dir: &Path,
+) -> Result<TrainOutcome> {
+    let started = Instant::now();
+    let config = job.training_config(&train.shape)?;
+    check_examples(&config, train, "training")?;
+    if !valid.is_empty() {
+        check_examples(&config, valid, "validation")?;
+        if valid.shape != train.shape {
+            return Err(Error::Usage(format!(
+                "validation items have shape {:?}, training items {:?}",
+                valid.shape, train.shape
+            )));
+        }
+    } else if config.patience.is_some() || config.keep_best {
+        return Err(Error::Usage(
+            "train.patience and train.keep_best need a validation part (split.valid > 0)".into(),
+        ));
+    }
+    let backend = backend_label(job.train.backend, job.train.device);
+    let device = device(job.train.backend, job.train.device)?.autodiff();
+
+    let ckpt_dir = run_dir.join("checkpoint");
+    fs::create_dir_all(&ckpt_dir).map_err(|e| Error::io(&ckpt_dir, e))?;
+    checkpoint::write_atomic(
+        &run_dir.join("training.json"),
+        config.to_string().as_bytes(),
+    )?;
+    let fingerprint = fingerprint(&config, train, valid);
+
+    let mut init_rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut model = config.model.init(&device, &mut init_rng)?;
+    let params = model.num_params();
+    let mut optim = config.optimizer.init();
+
+    let mut state = match checkpoint::read_state(&ckpt_dir)? {
+        Some(s) if s.fingerprint != fingerprint => {
+            return Err(Error::train(
+                &ckpt_dir,
+                "this checkpoint was made with another config or other data; \
+                 use a new run directory, or delete checkpoint/ to start over",
+            ))
+        }
+        Some(s) if s.epoch > config.epochs => {
+            return Err(Error::train(
+                &ckpt_dir,
+                format!(
+                    "the checkpoint is at epoch {}, past train.epochs = {}; use a new run directory",
+                    s.epoch, config.epochs
+                ),
+            ))
+        }
+        Some(s) => s,
+        None => State {
+            version: checkpoint::STATE_VERSION,
+            fingerprint,
+            epoch: 0,
+            dir: String::new(),
+            history: Vec::new(),
+            best_epoch: 0,
+            best_val_loss: None,
+            best_file: None,
+            since_best: 0,
+            stopped_early: false,
+            backend: backend.clone(),
+        },
+    };
+    let resumed_from = (state.epoch > 0).then_some(state.epoch);
+    if state.epoch > 0 {
+        let dir = ckpt_dir.join(&state.dir);
+        model = load_weights(model, &dir.join("model.bpk"))?;
+        let opt_path = dir.join("optimizer.bpk");
+        optim = optim
+            .load(&opt_path)
+            .map_err(|e| Error::train(&opt_path, format!("cannot load optimizer state: {e}")))?;
+        if state.backend != backend {
+            tracing::warn!(
+                "resuming on {backend} a run trained so far on {}: results will not be bit-identical \
+                 to an unbroken run",
+                state.backend
+            );
+        }
+        tracing::info!("resuming after epoch {} of {}", state.epoch, config.epochs);
+    }
+    let history_path = run_dir.join("history.csv");
+    checkpoint::write_history(&history_path, &state.history)?;
+
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let infer_device = device.clone().without_autodiff();
+    let mut finished = true;
+    while state.epoch < config.epochs && !state.stopped_early {
+        let epoch = state.epoch + 1;
+        let t0 = Instant::now();
+        let mut rng = epoch_rng(config.seed, epoch);
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        if config.shuffle {
+            order.shuffle(&mut rng);
+        }
+        let steps = order.len().div_ceil(config.batch_size);
+        let pb = epoch_bar(job.quiet, steps, epoch, config.epochs);
+        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        let keep = 1.0 - config.model.dropout();
+        let dense = config.model.dense();
+        for (step, idx) in order.chunks(config.batch_size).enumerate() {
+            let b = idx.len();
+            let (x, y) = batch_tensors(train, idx, &device);
+            let mask = (keep < 1.0).then(|| {
+                let values: Vec<f32> = (0..b * dense)
+                    .map(|_| {
+                        if rng.random::<f64>() < keep {
+                            (1.0 / keep) as f32
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                Tensor::<2>::from_data(TensorData::new(values, [b, dense]), &device)
+            });
+            let logits = model.forward(x, mask);
+            let loss = loss_fn.forward(logits.clone(), y);
+            let batch_loss = f64::from(loss.clone().detach().into_scalar::<f32>());
+            correct += count_correct(logits.detach(), &train.labels, idx);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(config.lr, model, grads);
+            loss_sum += batch_loss * b as f64;
+            if let Some(pb) = &pb {
+                let seen: usize = (step * config.batch_size + b).min(order.len());
+                pb.set_position(step as u64 + 1);
+                pb.set_message(format!(
+                    "loss {:.4} acc {:.4}",
+                    loss_sum / seen as f64,
+                    correct as f64 / seen as f64
+                ));
+            }
+        }
+        let (val_loss, val_accuracy) = if valid.is_empty() {
+            (f64::NAN, f64::NAN)
+        } else {
+            validate(&model.valid(), valid, config.batch_size, &infer_device)
+        };
+        let record = EpochRecord {
+            epoch,
+            loss: loss_sum / train.len() as f64,
+            accuracy: correct as f64 / train.len() as f64,
+            val_loss,
+            val_accuracy,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        if let Some(pb) = pb {
+            pb.finish_with_message(format!(
+                "loss {:.4} acc {:.4} val_loss {:.4} val_acc {:.4} ({:.1} s)",
+                record.loss, record.accuracy, val_loss, val_accuracy, record.seconds
+            ));
+        }
+        tracing::debug!(
+            "epoch {epoch}: loss {:.4} acc {:.4} val_loss {val_loss:.4} val_acc {val_accuracy:.4}",
+            record.loss,
+            record.accuracy
+        );
+
+        let improved = track_best(&mut state, epoch, val_loss, config.patience);
+        if state.stopped_early {
+            tracing::info!(
+                "early stopping after epoch {epoch}: no better validation loss since epoch {}",
+                state.best_epoch
+            );
+        }
+        let dir_name = checkpoint::epoch_dir_name(epoch);
+        checkpoint::commit_dir(&ckpt_dir, &dir_name, |tmp| {
+            save_weights(&model, &tmp.join("model.bpk"))?;
+            let p = tmp.join("optimizer.bpk");
+            optim
+                .save(&p)
+                .map_err(|e| Error::train(&p, format!("cannot save optimizer state: {e}")))
+        })?;
+        if improved && config.keep_best {
+            let name = checkpoint::best_file_name(epoch);
+            save_weights(&model, &ckpt_dir.join(&name))?;
+            state.best_file = Some(name);
+        }
+        state.epoch = epoch;
+        state.dir = dir_name;
+        state.backend = backend.clone();
+        state.history.push(record.clone());
+        checkpoint::write_state(&ckpt_dir, &state)?;
+        checkpoint::prune(&ckpt_dir, &state)?;
+        checkpoint::append_history(&history_path, &record)?;
+        if job.stop_after == Some(epoch) && epoch < config.epochs && !state.stopped_early {
+            finished = false;
+            break;
+        }
+    }
+
+    let model_path = run_dir.join("model.bpk");
+    if finished {
+        if config.keep_best {
+            if let Some(best) = &state.best_file {
+                model = load_weights(model, &ckpt_dir.join(best))?;
+            }
+        }
+        save_weights(&model, &model_path)?;
+    }
+    let best_epoch = if state.best_epoch == 0 {
+        state.epoch
+    } else {
+        state.best_epoch
+    };
+    Ok(TrainOutcome {
+        history: state.history,
+        best_epoch,
+        stopped_early: state.stopped_early,
+        finished,
+        resumed_from,
+        model_path,
+        model: model.valid(),
+        config,
+        backend,
+        params,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// A trained network loaded from a run directory, ready for inference.
+#[derive(Debug)]
+pub struct Trained {
+    /// The run's configuration (`training.json`).
+    pub config: TrainingConfig,
+    /// The network with the run's final weights.
+    pub model: Net,
+    /// Where it runs.
+    pub device: Device,
+}
+
+/// Loads `training.json` and `model.bpk` from a finished run onto the given backend.
+pub fn load(run_dir: &Path, backend: BackendKind, index: usize) -> Result<Trained> {
+    let cfg_path = run_dir.join("training.json");
+    let config = TrainingConfig::load(&cfg_path).map_err(|e| {
+        Error::train(
+            &cfg_path,
+            format!("cannot read the run's training config: {e}"),
+        )
+    })?;
+    let device = device(backend, index)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let model = config.model.init(&device, &mut rng)?;
+    let model_path = run_dir.join("model.bpk");
+    if !model_path.exists() {
+        return Err(Error::train(
+            &model_path,
+            "no final model: the run has not finished (train it again to resume)",
+        ));
+    }
+    let model = load_weights(model, &model_path)?;
+    Ok(Trained {
+        config,
+        model,
+        device,
+    })
+}
+
+impl Trained {
+    /// Class probabilities for each item of `x`, `batch_size` items at a time.
+    pub fn predict(&self, x: &Examples, batch_size: usize) -> Result<Vec<Vec<f32>>> {
+        let expected = self.config.model.input_shape();
+        if x.shape != expected {
+            return Err(Error::Usage(format!(
+                "items have shape {:?}, but the model was trained on {expected:?}",
+                x.shape
+            )));
+        }
+        Ok(predict_with(&self.model, x, batch_size.max(1), &self.device))
+    }
+}
+
+/// Class probabilities for `x` from the finished run in `run_dir`, on the CPU.
+pub fn predict(run_dir: &Path, x: &Examples) -> Result<Vec<Vec<f32>>> {
+    let trained = load(run_dir, BackendKind::Flex, 0)?;
+    let batch = trained.config.batch_size;
+    trained.predict(x, batch)
+}
+
+/// Class probabilities of `model` (inference mode, on `device`) for every item of `x`.
+pub fn predict_with(model: &Net, x: &Examples, batch_size: usize, device: &Device) -> Vec<Vec<f32>> {
+    let all: Vec<usize> = (0..x.len()).collect();
+    let mut out = Vec::with_capacity(x.len());
+    for idx in all.chunks(batch_size.max(1)) {
+        let (data, _) = x.gather(idx);
+        let t = Tensor::<2>::from_data(TensorData::new(data, [idx.len(), x.item_len()]), device);
+        let probs = model.probabilities(t).into_data_as::<f32>();
+        let values: Vec<f32> = probs.iter::<f32>().collect();
+        let k = values.len() / idx.len().max(1);
+        out.extend(values.chunks(k.max(1)).map(<[f32]>::to_vec));
+    }
+    out
+}
+
+fn check_examples(config: &TrainingConfig, x: &Examples, what: &str) -> Result<()> {
+    let n = config.classes.len();
+    if x.is_empty() {
+        return Err(Error::Usage(format!("the {what} part is empty")));
+    }
+    if let Some((i, &l)) = x.labels.iter().enumerate().find(|(_, &l)| l >= n) {
+        return Err(Error::Usage(format!(
+            "{what} item {i} has label {l}, but there are only {n} classes"
+        )));
+    }
+    Ok(())
+}
+
+/// Updates the best-epoch bookkeeping with `epoch`'s validation loss, as Keras' `EarlyStopping`
+/// (monitor `val_loss`, `min_delta` 0) does; returns whether the loss improved.
+fn track_best(state: &mut State, epoch: usize, val_loss: f64, patience: Option<usize>) -> bool {
+    // NaN never improves (a diverged or absent validation).
+    let improved = val_loss < state.best_val_loss.unwrap_or(f64::INFINITY);
+    if improved {
+        state.best_epoch = epoch;
+        state.best_val_loss = Some(val_loss);
+        state.since_best = 0;
+    } else {
+        state.since_best += 1;
+        if patience.is_some_and(|p| state.since_best >= p) {
+            state.stopped_early = true;
+        }
+    }
+    improved
+}
+
+/// Generator of epoch `epoch`: the seed's ChaCha8 stream `epoch` (stream 0 is the weights').
+fn epoch_rng(seed: u64, epoch: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(epoch as u64);
+    rng
+}
+
+fn batch_tensors(x: &Examples, idx: &[usize], device: &Device) -> (Tensor<2>, Tensor<1, Int>) {
+    let (data, labels) = x.gather(idx);
+    let b = idx.len();
+    (
+        Tensor::from_data(TensorData::new(data, [b, x.item_len()]), device),
+        Tensor::from_data(TensorData::new(labels, [b]), device),
+    )
+}
+
+fn count_correct(logits: Tensor<2>, labels: &[usize], idx: &[usize]) -> usize {
+    let pred = logits.argmax(1).into_data_as::<i64>();
+    pred.iter::<i64>()
+        .zip(idx)
+        .filter(|(p, &i)| *p == labels[i] as i64)
+        .count()
+}
+
+/// Mean loss and accuracy of `model` (inference mode) over `x`.
+fn validate(model: &Net, x: &Examples, batch_size: usize, device: &Device) -> (f64, f64) {
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let all: Vec<usize> = (0..x.len()).collect();
+    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    for idx in all.chunks(batch_size) {
+        let (t, y) = batch_tensors(x, idx, device);
+        let logits = model.forward(t, None);
+        let loss = loss_fn.forward(logits.clone(), y).into_scalar::<f32>();
+        loss_sum += f64::from(loss) * idx.len() as f64;
+        correct += count_correct(logits, &x.labels, idx);
+    }
+    (
+        loss_sum / x.len() as f64,
+        correct as f64 / x.len() as f64,
+    )
+}
+
+fn epoch_bar(
+    quiet: bool,
+    steps: usize,
+    epoch: usize,
+    epochs: usize,
+) -> Option<indicatif::ProgressBar> {
+    if quiet {
+        return None;
+    }
+    let pb = crate::progress::bar(steps as u64, "");
+    if let Ok(style) = ProgressStyle::with_template(
+        "{prefix:>12} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {wide_msg}",
+    ) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_prefix(format!("epoch {epoch}/{epochs}"));
+    Some(pb)
+}
+
+fn save_weights(model: &Net, path: &Path) -> Result<()> {
+    model
+        .clone()
+        .save_file(path)
+        .map_err(|e| Error::train(path, format!("cannot save weights: {e}")))
+}
+
+fn load_weights(model: Net, path: &Path) -> Result<Net> {
+    model
+        .try_load_file(path)
+        .map_err(|e| Error::train(path, format!("cannot load weights: {e}")))
+}
+
+/// Digest of what decides the result except the epoch count (so a finished run can be extended):
+/// the configuration and the data.
+fn fingerprint(config: &TrainingConfig, train: &Examples, valid: &Examples) -> String {
+    let mut c = config.clone();
+    c.epochs = 0;
+    let mut h = Sha256::new();
+    h.update(c.to_string().as_bytes());
+    h.update(train.digest().as_bytes());
+    h.update(valid.digest().as_bytes());
+    h.finalize()
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh() -> State {
+        State {
+            version: checkpoint::STATE_VERSION,
+            fingerprint: String::new(),
+            epoch: 0,
+            dir: String::new(),
+            history: vec![],
+            best_epoch: 0,
+            best_val_loss: None,
+            best_file: None,
+            since_best: 0,
+            stopped_early: false,
+            backend: "flex".into(),
+        }
+    }
+
+    #[test]
+    fn early_stopping_follows_keras() {
+        // patience 2: improves at 1, 2; worse at 3, 4 -> stop after 4 with best 2.
+        let mut s = fresh();
+        let losses = [1.0, 0.9, 0.95, 0.9, 0.5];
+        let mut stopped_at = None;
+        for (i, &l) in losses.iter().enumerate() {
+            track_best(&mut s, i + 1, l, Some(2));
+            if s.stopped_early {
+                stopped_at = Some(i + 1);
+                break;
+            }
+        }
+        assert_eq!(stopped_at, Some(4));
+        assert_eq!((s.best_epoch, s.best_val_loss), (2, Some(0.9)));
+        // equal is not better (min_delta 0 means strictly lower)
+        let mut s = fresh();
+        assert!(track_best(&mut s, 1, 0.5, None));
+        assert!(!track_best(&mut s, 2, 0.5, None));
+        assert!(!track_best(&mut s, 3, f64::NAN, None));
+        assert_eq!((s.best_epoch, s.since_best, s.stopped_early), (1, 2, false));
+    }
+
+    #[test]
+    fn epoch_streams_differ_and_repeat() {
+        let a: u64 = epoch_rng(7, 1).random();
+        let b: u64 = epoch_rng(7, 2).random();
+        assert_ne!(a, b);
+        assert_eq!(a, epoch_rng(7, 1).random::<u64>());
+        // stream 0 is the weights' generator, not an epoch's
+        let w: u64 = ChaCha8Rng::seed_from_u64(7).random();
+        assert_ne!(w, a);
+    }
+
+    #[cfg(not(feature = "wgpu"))]
+    #[test]
+    fn wgpu_without_the_feature_says_how_to_rebuild() {
+        let e = device(BackendKind::Wgpu, 0).unwrap_err().to_string();
+        assert!(e.contains("--features wgpu"), "{e}");
+    }
+}

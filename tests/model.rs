@@ -1,0 +1,408 @@
+//! The networks: the report's parameter counts (from the built Burn module and from the
+//! summary), layer shapes, shape checks, initialisation, forward shapes, and the `[model]` /
+//! `[train]` config sections.
+
+use std::path::Path;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use ser::config::{BackendKind, Config, ModelConfig, ModelKind, PoolPadding, TrainConfig};
+use ser::model::{Net, NetConfig};
+use ser::Error;
+
+fn rng() -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(0)
+}
+
+fn report_2d() -> ModelConfig {
+    ModelConfig {
+        kind: ModelKind::Cnn2d,
+        ..ModelConfig::default()
+    }
+}
+
+fn row_params(cfg: &NetConfig) -> Vec<(String, usize)> {
+    cfg.summary()
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| (r.layer.clone(), r.params))
+        .collect()
+}
+
+#[test]
+fn report_1d_has_2_430_342_parameters() {
+    let cfg = NetConfig::from_section(&ModelConfig::default(), &[220], 6).unwrap();
+    let summary = cfg.summary().unwrap();
+    assert_eq!(summary.total(), 2_430_342);
+    assert_eq!(summary.trainable(), 2_430_342);
+    assert_eq!(summary.flatten_len(), Some(3072));
+    let shapes: Vec<Vec<usize>> = summary.rows.iter().map(|r| r.output.clone()).collect();
+    assert_eq!(
+        shapes,
+        [
+            vec![220, 512],
+            vec![108, 512],
+            vec![108, 512],
+            vec![52, 512],
+            vec![52, 128],
+            vec![24, 128],
+            vec![3072],
+            vec![256],
+            vec![256],
+            vec![6],
+        ]
+    );
+    let params: Vec<usize> = row_params(&cfg).into_iter().map(|(_, p)| p).collect();
+    assert_eq!(
+        params,
+        [3_072, 0, 1_311_232, 0, 327_808, 0, 0, 786_688, 0, 1_542]
+    );
+    let net = cfg.init(&Device::flex(), &mut rng()).unwrap();
+    assert_eq!(net.num_params(), 2_430_342);
+}
+
+#[test]
+fn report_2d_has_12_893_574_parameters() {
+    let cfg = NetConfig::from_section(&report_2d(), &[128, 110], 6).unwrap();
+    let summary = cfg.summary().unwrap();
+    assert_eq!(summary.total(), 12_893_574);
+    assert_eq!(summary.flatten_len(), Some(18_304));
+    let pooled: Vec<Vec<usize>> = summary
+        .rows
+        .iter()
+        .filter(|r| r.layer.contains("MaxPooling2D"))
+        .map(|r| r.output.clone())
+        .collect();
+    assert_eq!(
+        pooled,
+        [vec![62, 53, 512], vec![29, 25, 512], vec![13, 11, 128]]
+    );
+    let params: Vec<usize> = row_params(&cfg)
+        .into_iter()
+        .map(|(_, p)| p)
+        .filter(|&p| p > 0)
+        .collect();
+    assert_eq!(params, [13_312, 6_554_112, 1_638_528, 4_686_080, 1_542]);
+    let net = cfg.init(&Device::flex(), &mut rng()).unwrap();
+    assert_eq!(net.num_params(), 12_893_574);
+}
+
+#[test]
+fn small_2d_matches_the_peer() {
+    let m = ModelConfig {
+        filters: vec![128, 64, 32],
+        ..report_2d()
+    };
+    let cfg = NetConfig::from_section(&m, &[128, 110], 6).unwrap();
+    assert_eq!(cfg.summary().unwrap().total(), 1_432_678);
+    assert_eq!(
+        cfg.init(&Device::flex(), &mut rng()).unwrap().num_params(),
+        1_432_678
+    );
+}
+
+#[test]
+fn summary_text_reads_like_keras() {
+    let cfg = NetConfig::from_section(&ModelConfig::default(), &[220], 6).unwrap();
+    let text = cfg.summary().unwrap().to_string();
+    let expected = r#"Model: "cnn1d"  input (None, 220, 1)
+___________________________________________________________
+Layer (type)                    Output Shape        Param #
+===========================================================
+conv1d_1 (Conv1D)               (None, 220, 512)      3,072
+max_pooling1d_1 (MaxPooling1D)  (None, 108, 512)          0
+conv1d_2 (Conv1D)               (None, 108, 512)  1,311,232
+max_pooling1d_2 (MaxPooling1D)  (None, 52, 512)           0
+conv1d_3 (Conv1D)               (None, 52, 128)     327,808
+max_pooling1d_3 (MaxPooling1D)  (None, 24, 128)           0
+flatten (Flatten)               (None, 3072)              0
+dense (Dense)                   (None, 256)         786,688
+dropout (Dropout)               (None, 256)               0
+dense_1 (Dense)                 (None, 6)             1,542
+===========================================================
+Total params: 2,430,342
+Trainable params: 2,430,342
+Non-trainable params: 0
+___________________________________________________________"#;
+    assert_eq!(text, expected, "\n{text}");
+}
+
+#[test]
+fn batch_norm_adds_keras_counted_parameters() {
+    let m = ModelConfig {
+        filters: vec![8, 4],
+        dense: 16,
+        batch_norm: true,
+        ..ModelConfig::default()
+    };
+    let cfg = NetConfig::from_section(&m, &[40], 3).unwrap();
+    let s = cfg.summary().unwrap();
+    // Keras: 4 per channel, 2 of them (moving mean / variance) not trained.
+    assert_eq!(s.non_trainable(), 2 * (8 + 4));
+    let without = NetConfig::from_section(
+        &ModelConfig {
+            batch_norm: false,
+            ..m.clone()
+        },
+        &[40],
+        3,
+    )
+    .unwrap();
+    assert_eq!(
+        s.total(),
+        without.summary().unwrap().total() + 4 * (8 + 4)
+    );
+    // Burn's count includes the running statistics too, like Keras' total.
+    let net = cfg.init(&Device::flex(), &mut rng()).unwrap();
+    assert_eq!(net.num_params(), s.total());
+}
+
+#[test]
+fn a_collapsing_stack_names_the_layer_and_length() {
+    let m = ModelConfig {
+        filters: vec![16; 7],
+        ..ModelConfig::default()
+    };
+    let err = NetConfig::from_section(&m, &[220], 6).unwrap_err();
+    assert!(matches!(err, Error::Model(_)));
+    let text = err.to_string();
+    // 220 -> 108 -> 52 -> 24 -> 10 -> 3 -> (6-window on 3 values: nothing)
+    assert!(text.contains("layer 6 of 7"), "{text}");
+    assert!(text.contains("on length 3 would reach length 0"), "{text}");
+    assert!(text.contains("model.pool.padding"), "{text}");
+    assert_eq!(err.exit_code(), 2);
+
+    // `same` pooling keeps the deep stack valid: 220 -> 110 -> 55 -> 28 -> 14 -> 7 -> 4 -> 2.
+    let same = ModelConfig {
+        pool: ser::config::PoolConfig {
+            padding: PoolPadding::Same,
+            ..Default::default()
+        },
+        ..m
+    };
+    let cfg = NetConfig::from_section(&same, &[220], 6).unwrap();
+    assert_eq!(cfg.summary().unwrap().flatten_len(), Some(2 * 16));
+
+    let deep_2d = ModelConfig {
+        filters: vec![8; 8],
+        ..report_2d()
+    };
+    let text = NetConfig::from_section(&deep_2d, &[128, 110], 6)
+        .unwrap_err()
+        .to_string();
+    // 128x110 -> 62x53 -> 29x25 -> 13x11 -> 5x4 -> (5-window on 4 columns: nothing)
+    assert!(text.contains("cnn2d layer 5 of 8"), "{text}");
+    assert!(text.contains("on 5 × 4"), "{text}");
+}
+
+#[test]
+fn wrong_input_rank_is_an_error() {
+    let e = NetConfig::from_section(&ModelConfig::default(), &[128, 110], 6)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("use cnn2d"), "{e}");
+    let e = NetConfig::from_section(&report_2d(), &[220], 6)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("use cnn1d"), "{e}");
+    assert!(NetConfig::from_section(&ModelConfig::default(), &[220], 1).is_err());
+}
+
+/// Collects every float parameter's values, in visiting order.
+struct Collect(Vec<Vec<f32>>);
+
+impl ModuleVisitor for Collect {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.val().into_data().iter::<f32>().collect());
+    }
+}
+
+fn weights(net: &Net) -> Vec<Vec<f32>> {
+    let mut c = Collect(Vec::new());
+    net.visit(&mut c);
+    c.0
+}
+
+#[test]
+fn keras_initialisation_glorot_uniform_and_zero_biases() {
+    let m = ModelConfig {
+        filters: vec![8, 4],
+        dense: 16,
+        ..ModelConfig::default()
+    };
+    let cfg = NetConfig::from_section(&m, &[40], 3).unwrap();
+    let net = cfg.init(&Device::flex(), &mut rng()).unwrap();
+    let w = weights(&net);
+    // conv1 w, conv1 b, conv2 w, conv2 b, hidden w, hidden b, output w, output b
+    assert_eq!(w.len(), 8);
+    // flatten: 40 -> 18 -> 7 after the pools, times 4 channels = 28
+    assert_eq!(cfg.summary().unwrap().flatten_len(), Some(28));
+    let limits = [
+        (6.0f32 / (5.0 * 1.0 + 5.0 * 8.0)).sqrt(), // conv: fan_in = k * cin, fan_out = k * cout
+        (6.0f32 / (5.0 * 8.0 + 5.0 * 4.0)).sqrt(),
+        (6.0f32 / (28.0 + 16.0)).sqrt(), // dense: fan_in = in, fan_out = out
+        (6.0f32 / (16.0 + 3.0)).sqrt(),
+    ];
+    for (i, limit) in limits.iter().enumerate() {
+        let (weights, bias) = (&w[2 * i], &w[2 * i + 1]);
+        assert!(bias.iter().all(|&b| b == 0.0), "bias {i} not zero");
+        let max = weights.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(max <= *limit, "layer {i}: {max} > {limit}");
+        // uniform on [-l, l]: with this many draws the largest is well past half the limit
+        assert!(max > 0.5 * limit, "layer {i}: {max} too small");
+    }
+
+    // Same seed, same weights; another seed, other weights.
+    let again = weights(&cfg.init(&Device::flex(), &mut rng()).unwrap());
+    assert_eq!(w, again);
+    let other = weights(
+        &cfg.init(&Device::flex(), &mut ChaCha8Rng::seed_from_u64(1))
+            .unwrap(),
+    );
+    assert_ne!(w[0], other[0]);
+}
+
+#[test]
+fn forward_shapes_and_probabilities() {
+    let device = Device::flex();
+    let m1 = ModelConfig {
+        filters: vec![4, 4],
+        kernel: 3,
+        dense: 8,
+        ..ModelConfig::default()
+    };
+    let net = NetConfig::from_section(&m1, &[30], 4)
+        .unwrap()
+        .init(&device, &mut rng())
+        .unwrap();
+    let x = Tensor::<2>::from_data(
+        TensorData::new((0..90).map(|i| i as f32 / 90.0).collect::<Vec<_>>(), [3, 30]),
+        &device,
+    );
+    let logits = net.forward(x.clone(), None);
+    assert_eq!(logits.dims(), [3, 4]);
+    let p: Vec<f32> = net.probabilities(x).into_data().iter::<f32>().collect();
+    for row in p.chunks(4) {
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+
+    let m2 = ModelConfig {
+        kind: ModelKind::Cnn2d,
+        filters: vec![3],
+        kernel: 3,
+        dense: 5,
+        ..ModelConfig::default()
+    };
+    let net = NetConfig::from_section(&m2, &[12, 10], 2)
+        .unwrap()
+        .init(&device, &mut rng())
+        .unwrap();
+    let x = Tensor::<2>::from_data(TensorData::new(vec![0.5f32; 2 * 120], [2, 120]), &device);
+    let mask = Tensor::<2>::from_data(TensorData::new(vec![0.0f32; 2 * 5], [2, 5]), &device);
+    let logits = net.forward(x, Some(mask));
+    assert_eq!(logits.dims(), [2, 2]);
+    // everything dropped: only the output bias (zero) is left
+    assert!(logits.into_data().iter::<f32>().all(|v| v == 0.0));
+}
+
+fn parse(text: &str) -> ser::Result<Config> {
+    Config::from_toml(text, Path::new("exp.toml"))
+}
+
+#[test]
+fn model_and_train_sections_default_to_the_report() {
+    let c = parse("").unwrap();
+    assert_eq!(c.model, ModelConfig::default());
+    assert_eq!(c.model.filters, [512, 512, 128]);
+    assert_eq!(c.model.pool_size(), 6);
+    assert_eq!(c.model.pool.stride, 2);
+    assert_eq!(c.model.dense, 256);
+    assert_eq!(c.model.dropout, 0.4);
+    let t = &c.train;
+    assert_eq!((t.epochs, t.batch_size, t.lr), (60, 32, 1e-4));
+    assert_eq!((t.beta1, t.beta2, t.epsilon), (0.9, 0.999, 1e-7));
+    assert_eq!(t.backend, BackendKind::Flex);
+    assert_eq!((t.patience, t.keep_best), (None, false));
+}
+
+#[test]
+fn model_and_train_sections_parse() {
+    let c = parse(
+        r#"
+[features]
+kind = "mel-db"
+[model]
+kind = "cnn2d"
+filters = [128, 64, 32]
+pool = { stride = 2, padding = "same" }
+batch_norm = true
+[train]
+epochs = 30
+patience = 5
+keep_best = true
+backend = "wgpu"
+device = 1
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.model.kind, ModelKind::Cnn2d);
+    assert_eq!(c.model.pool_size(), 5);
+    assert_eq!(c.model.resolved().pool.size, Some(5));
+    assert_eq!(c.model.pool.padding, PoolPadding::Same);
+    assert!(c.model.batch_norm);
+    assert_eq!(c.train.epochs, 30);
+    assert_eq!(c.train.patience, Some(5));
+    assert_eq!(c.train.backend, BackendKind::Wgpu);
+    assert_eq!(c.train.device, 1);
+    // the resolved sections round-trip through TOML
+    let text = toml::to_string(&c).unwrap();
+    assert_eq!(parse(&text).unwrap(), c);
+}
+
+fn config_error(text: &str) -> (String, String) {
+    match parse(text).unwrap_err() {
+        Error::Config { key, message, .. } => (key, message),
+        other => panic!("not a config error: {other}"),
+    }
+}
+
+#[test]
+fn bad_model_and_train_values_name_the_key() {
+    for (text, key) in [
+        ("[model]\nfilters = []", "model.filters"),
+        ("[model]\nfilters = [8, 0]", "model.filters"),
+        ("[model]\nkernel = 0", "model.kernel"),
+        ("[model]\npool = { size = 0 }", "model.pool.size"),
+        ("[model]\npool = { stride = 0 }", "model.pool.stride"),
+        ("[model]\ndense = 0", "model.dense"),
+        ("[model]\ndropout = 1.0", "model.dropout"),
+        ("[model]\nkind = \"cnn2d\"", "model.kind"),
+        ("[features]\nkind = \"mfcc\"", "model.kind"),
+        ("[train]\nepochs = 0", "train.epochs"),
+        ("[train]\nbatch_size = 0", "train.batch_size"),
+        ("[train]\nlr = -1.0", "train.lr"),
+        ("[train]\nbeta2 = 1.0", "train.beta2"),
+        ("[train]\nepsilon = 0.0", "train.epsilon"),
+        ("[train]\npatience = 0", "train.patience"),
+    ] {
+        let (k, message) = config_error(text);
+        assert_eq!(k, key, "{text}: {message}");
+    }
+    let (key, message) = config_error("[model]\nfilter = [1]");
+    assert!(message.contains("unknown field"), "{key}: {message}");
+    let (_, message) = config_error("[train]\nbackend = \"tpu\"");
+    assert!(message.contains("tpu"), "{message}");
+    let (_, message) = config_error("[model]\npool = { size = 3, pading = \"same\" }");
+    assert!(message.contains("pading"), "{message}");
+}
+
+#[test]
+fn backend_names_parse() {
+    assert_eq!("flex".parse::<BackendKind>().unwrap(), BackendKind::Flex);
+    assert_eq!("wgpu".parse::<BackendKind>().unwrap(), BackendKind::Wgpu);
+    assert!("cuda".parse::<BackendKind>().is_err());
+    assert_eq!(TrainConfig::default().backend.to_string(), "flex");
+}

@@ -1,0 +1,346 @@
+//! Training on a small learnable toy (class-dependent means) with tiny models: it learns, is
+//! deterministic on the CPU, resumes exactly after an interruption, stops early, keeps the best
+//! weights, writes history / checkpoints / the final model, and predicts from the run directory.
+
+use std::fs;
+use std::path::Path;
+
+use burn::tensor::Device;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use ser::config::{ModelConfig, ModelKind, TrainConfig};
+use ser::eval::{argmax_rows, evaluate};
+use ser::train::{self, predict_with, Examples, TrainJob, TrainOutcome};
+
+const CLASSES: usize = 3;
+
+/// `n` items of length `len`: class `c` has mean `c - 1` (plus a class-specific bump) and
+/// unit-variance noise. `flip` relabels class c as c+1 (mod 3): a validation set that gets
+/// worse as the network learns the training mapping.
+fn toy(n: usize, shape: &[usize], seed: u64, flip: bool) -> Examples {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let len: usize = shape.iter().product();
+    let mut data = Vec::with_capacity(n * len);
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = i % CLASSES;
+        for j in 0..len {
+            let bump = if j % CLASSES == c { 1.0 } else { 0.0 };
+            data.push(c as f32 - 1.0 + bump + rng.random_range(-1.0f32..1.0));
+        }
+        labels.push(if flip { (c + 1) % CLASSES } else { c });
+    }
+    Examples::new(shape.to_vec(), data, labels).unwrap()
+}
+
+fn classes() -> Vec<String> {
+    ["a", "b", "c"].iter().map(|s| s.to_string()).collect()
+}
+
+fn job(epochs: usize) -> TrainJob {
+    let model = ModelConfig {
+        filters: vec![4, 4],
+        kernel: 3,
+        dense: 8,
+        dropout: 0.25,
+        ..ModelConfig::default()
+    };
+    let train = TrainConfig {
+        epochs,
+        batch_size: 8,
+        lr: 1e-2,
+        seed: 7,
+        ..TrainConfig::default()
+    };
+    let mut j = TrainJob::new(model, train, classes());
+    j.quiet = true;
+    j
+}
+
+/// History without wall times (the only part that may differ between identical runs).
+fn numbers(o: &TrainOutcome) -> Vec<[f64; 5]> {
+    o.history
+        .iter()
+        .map(|r| {
+            [
+                r.epoch as f64,
+                r.loss,
+                r.accuracy,
+                r.val_loss,
+                r.val_accuracy,
+            ]
+        })
+        .collect()
+}
+
+fn probs(o: &TrainOutcome, x: &Examples) -> Vec<Vec<f32>> {
+    predict_with(&o.model, x, 16, &Device::flex())
+}
+
+#[test]
+fn learns_the_toy_and_writes_the_run_directory() {
+    let (tr, va, te) = (
+        toy(96, &[24], 1, false),
+        toy(24, &[24], 2, false),
+        toy(30, &[24], 3, false),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = train::train(&job(4), &tr, &va, dir.path()).unwrap();
+    assert!(out.finished);
+    assert_eq!(out.history.len(), 4);
+    assert_eq!(out.resumed_from, None);
+    assert_eq!(out.backend, "flex");
+    let last = out.history.last().unwrap();
+    assert!(
+        last.val_accuracy >= 0.9,
+        "did not learn the toy: {:?}",
+        out.history
+    );
+    assert!(last.loss < out.history[0].loss);
+
+    // history.csv: header and one line per epoch, as the records
+    let csv = fs::read_to_string(dir.path().join("history.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "epoch,loss,accuracy,val_loss,val_accuracy,seconds");
+    assert_eq!(lines.len(), 5);
+    assert!(lines[4].starts_with(&format!("4,{:.6},{:.6},", last.loss, last.accuracy)));
+
+    // checkpoint: the last epoch only, and the state pointing at it
+    let state = train::checkpoint::read_state(&dir.path().join("checkpoint"))
+        .unwrap()
+        .unwrap();
+    assert_eq!((state.epoch, state.dir.as_str()), (4, "epoch-0004"));
+    let mut names: Vec<String> = fs::read_dir(dir.path().join("checkpoint"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["epoch-0004", "state.json"]);
+    assert!(dir.path().join("training.json").is_file());
+    assert!(out.model_path.is_file());
+
+    // predict from the run directory = the outcome's model; evaluate on the test part
+    let from_disk = train::predict(dir.path(), &te).unwrap();
+    assert_eq!(from_disk, probs(&out, &te));
+    let m = evaluate(&te.labels, &argmax_rows(&from_disk), &classes()).unwrap();
+    assert!(m.accuracy >= 0.9, "{}", m.report_text(2));
+
+    // a second call on a finished run trains nothing and gives the same model
+    let again = train::train(&job(4), &tr, &va, dir.path()).unwrap();
+    assert_eq!(again.resumed_from, Some(4));
+    assert_eq!(numbers(&again), numbers(&out));
+    assert_eq!(probs(&again, &te), probs(&out, &te));
+}
+
+#[test]
+fn same_seed_same_result_on_cpu() {
+    let (tr, va) = (toy(48, &[24], 1, false), toy(12, &[24], 2, false));
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = train::train(&job(2), &tr, &va, d1.path()).unwrap();
+    let b = train::train(&job(2), &tr, &va, d2.path()).unwrap();
+    assert_eq!(numbers(&a), numbers(&b));
+    assert_eq!(probs(&a, &va), probs(&b, &va));
+    // another seed: another run
+    let mut other = job(2);
+    other.train.seed = 8;
+    let d3 = tempfile::tempdir().unwrap();
+    let c = train::train(&other, &tr, &va, d3.path()).unwrap();
+    assert_ne!(numbers(&a), numbers(&c));
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_result() {
+    let (tr, va) = (toy(48, &[24], 1, false), toy(12, &[24], 2, false));
+    let unbroken_dir = tempfile::tempdir().unwrap();
+    let unbroken = train::train(&job(3), &tr, &va, unbroken_dir.path()).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = job(3);
+    first.stop_after = Some(2);
+    let part = train::train(&first, &tr, &va, dir.path()).unwrap();
+    assert!(!part.finished);
+    assert_eq!(part.history.len(), 2);
+    assert!(!dir.path().join("model.bpk").exists());
+    // leftovers of a kill after the epoch folder was renamed but before state.json moved on
+    fs::create_dir_all(dir.path().join("checkpoint/epoch-0003")).unwrap();
+    fs::write(dir.path().join("checkpoint/.state.json.tmp"), "{").unwrap();
+
+    let resumed = train::train(&job(3), &tr, &va, dir.path()).unwrap();
+    assert_eq!(resumed.resumed_from, Some(2));
+    assert!(resumed.finished);
+    assert_eq!(numbers(&resumed), numbers(&unbroken));
+    assert_eq!(probs(&resumed, &va), probs(&unbroken, &va));
+    let csv = fs::read_to_string(dir.path().join("history.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4);
+
+    // a finished run can be extended: 3 + 1 epochs = 4 unbroken epochs
+    let longer = train::train(&job(4), &tr, &va, dir.path()).unwrap();
+    let d4 = tempfile::tempdir().unwrap();
+    let four = train::train(&job(4), &tr, &va, d4.path()).unwrap();
+    assert_eq!(longer.resumed_from, Some(3));
+    assert_eq!(numbers(&longer), numbers(&four));
+    assert_eq!(probs(&longer, &va), probs(&four, &va));
+}
+
+#[test]
+fn a_checkpoint_of_another_config_is_refused() {
+    let (tr, va) = (toy(24, &[24], 1, false), toy(6, &[24], 2, false));
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = job(2);
+    j.stop_after = Some(1);
+    train::train(&j, &tr, &va, dir.path()).unwrap();
+    let mut other = job(2);
+    other.train.seed = 99;
+    let e = train::train(&other, &tr, &va, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another config or other data"), "{e}");
+    let other_data = toy(24, &[24], 5, false);
+    let e = train::train(&job(2), &other_data, &va, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another config or other data"), "{e}");
+}
+
+#[test]
+fn early_stopping_and_keep_best() {
+    // The validation labels are shifted: the better the network learns the training mapping,
+    // the worse the validation loss, so epoch 1 is the best and patience 1 stops after epoch 2.
+    let (tr, va) = (toy(96, &[24], 1, false), toy(24, &[24], 2, true));
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = job(10);
+    j.train.patience = Some(1);
+    j.train.keep_best = true;
+    let out = train::train(&j, &tr, &va, dir.path()).unwrap();
+    assert!(out.stopped_early, "{:?}", out.history);
+    assert_eq!(out.history.len(), 2);
+    assert_eq!(out.best_epoch, 1);
+    assert!(out.history[1].val_loss >= out.history[0].val_loss);
+
+    // the final model is epoch 1's: the same as a 1-epoch run of the same job
+    let one_dir = tempfile::tempdir().unwrap();
+    let one = train::train(&job(1), &tr, &va, one_dir.path()).unwrap();
+    assert_eq!(probs(&out, &va), probs(&one, &va));
+    assert_eq!(train::predict(dir.path(), &va).unwrap(), probs(&one, &va));
+}
+
+#[test]
+fn trains_a_tiny_2d_network() {
+    let (tr, va) = (toy(24, &[6, 8], 1, false), toy(6, &[6, 8], 2, false));
+    let mut j = job(2);
+    j.model = ModelConfig {
+        kind: ModelKind::Cnn2d,
+        filters: vec![3],
+        kernel: 3,
+        dense: 6,
+        batch_norm: true,
+        pool: ser::config::PoolConfig {
+            size: Some(2),
+            ..Default::default()
+        },
+        ..ModelConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = train::train(&j, &tr, &va, dir.path()).unwrap();
+    assert_eq!(out.history.len(), 2);
+    assert!(out.history.iter().all(|r| r.loss.is_finite()));
+    let p = train::predict(dir.path(), &va).unwrap();
+    assert_eq!(p.len(), 6);
+    assert_eq!(p, probs(&out, &va));
+}
+
+#[test]
+fn bad_inputs_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let tr = toy(12, &[24], 1, false);
+    // labels beyond the classes
+    let mut bad = tr.clone();
+    bad.labels[3] = 5;
+    let e = train::train(&job(1), &bad, &tr, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("training item 3 has label 5"), "{e}");
+    // a network that does not fit the input
+    let e = train::train(&job(1), &toy(12, &[4], 1, false), &tr, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cnn1d layer 1 of 2"), "{e}");
+    // keep_best without validation
+    let mut j = job(1);
+    j.train.keep_best = true;
+    let empty = Examples::new(vec![24], vec![], vec![]).unwrap();
+    let e = train::train(&j, &tr, &empty, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("need a validation part"), "{e}");
+    // predicting from a directory with no run
+    let e = train::predict(Path::new("/nonexistent/run"), &tr)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("training.json"), "{e}");
+}
+
+#[test]
+fn no_validation_part_still_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let tr = toy(12, &[24], 1, false);
+    let empty = Examples::new(vec![24], vec![], vec![]).unwrap();
+    let out = train::train(&job(2), &tr, &empty, dir.path()).unwrap();
+    assert!(out.history.iter().all(|r| r.val_loss.is_nan()));
+    assert_eq!(out.best_epoch, 2);
+    // NaN survives the checkpoint round trip (as null)
+    let again = train::train(&job(2), &tr, &empty, dir.path()).unwrap();
+    assert!(again.history[1].val_loss.is_nan());
+}
+
+/// One training step of the report's 1D model, (512, 512, 128) on 220 values, batch 32, on flex.
+/// Keras does ~0.156 s/step on the 2-core reference machine.
+/// `cargo test --release --test train -- --ignored --nocapture step_time`
+#[test]
+#[ignore]
+fn step_time_report_1d() {
+    use burn::module::Module;
+    use burn::nn::loss::CrossEntropyLossConfig;
+    use burn::optim::{AdamConfig, GradientsParams};
+    use burn::tensor::{Int, Tensor, TensorData};
+    use ser::model::NetConfig;
+    use std::time::Instant;
+
+    let device = Device::flex().autodiff();
+    let cfg = NetConfig::from_section(&ModelConfig::default(), &[220], 6).unwrap();
+    let mut model = cfg
+        .init(&device, &mut ChaCha8Rng::seed_from_u64(0))
+        .unwrap();
+    let mut optim = AdamConfig::new().with_epsilon(1e-7).init();
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let x: Vec<f32> = (0..32 * 220).map(|_| rng.random_range(0.0f32..0.3)).collect();
+    let y: Vec<i64> = (0..32).map(|i| (i % 6) as i64).collect();
+    let mask: Vec<f32> = (0..32 * 256)
+        .map(|_| if rng.random::<f64>() < 0.6 { 1.0 / 0.6 } else { 0.0 })
+        .collect();
+    let mut times = Vec::new();
+    for step in 0..13 {
+        let t0 = Instant::now();
+        let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [32, 220]), &device);
+        let yt = Tensor::<1, Int>::from_data(TensorData::new(y.clone(), [32]), &device);
+        let mt = Tensor::<2>::from_data(TensorData::new(mask.clone(), [32, 256]), &device);
+        let logits = model.forward(xt, Some(mt));
+        let loss = loss_fn.forward(logits, yt);
+        let _ = loss.clone().detach().into_scalar::<f32>();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-4, model, grads);
+        let _ = model.num_params();
+        if step >= 3 {
+            times.push(t0.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    println!(
+        "report 1D (512,512,128) train step, batch 32, flex: median {:.1} ms/step (min {:.1}, max {:.1}; Keras ~156 ms)",
+        median * 1e3,
+        times[0] * 1e3,
+        times[times.len() - 1] * 1e3
+    );
+}
