@@ -9,20 +9,23 @@
 //! | corpora | [`corpus`] | CREMA-D, EmoDB, CSV manifests, the synthetic default corpus, checks |
 //! | splits | [`split`] | random (stratified), speaker-disjoint, speaker k-fold |
 //! | cache | [`cache`] | features extracted once per (files, audio, features) and stored as `.npy` |
+//! | model | [`model`] | the report's 1D and 2D CNNs (Burn), shape checks, Keras-like summary |
+//! | training | [`train`] | Adam on cross-entropy, seeded, checkpointed every epoch, exact resume |
+//! | evaluation | [`eval`] | accuracy, F1s, per-class report, confusion matrices |
+//! | job | [`job`] | one resolved config → one trained and evaluated run directory |
 //!
 //! The `ser` binary is a thin layer over these ([`cli`]).
 
 pub mod audio;
-// TEMPORARY (wip-model): `bench`, `cache` and `cli` reference APIs other branches are still
-// writing; the merge restores these three lines.
-// pub mod bench;
-// pub mod cache;
-// pub mod cli;
+pub mod bench;
+pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod corpus;
 pub mod error;
 pub mod eval;
 pub mod features;
+pub mod job;
 pub mod model;
 pub mod npy;
 pub mod progress;

@@ -7,6 +7,8 @@ mod audio;
 mod cli;
 mod common;
 mod corpus;
+mod model;
 mod parity;
 mod split;
 mod synth;
+mod train;
