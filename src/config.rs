@@ -452,7 +452,10 @@ impl ModelConfig {
         if let Some(i) = self.filters.iter().position(|&f| f == 0) {
             return bad(
                 "model.filters",
-                format!("layer {} has 0 filters: every layer needs at least 1", i + 1),
+                format!(
+                    "layer {} has 0 filters: every layer needs at least 1",
+                    i + 1
+                ),
             );
         }
         if self.kernel == 0 {

@@ -77,20 +77,34 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
         }
         Examples::new(table.shape.clone(), data, labels)
     };
-    let (train_x, valid_x, test_x) = (examples(&parts.train)?, examples(&parts.valid)?, examples(&parts.test)?);
+    let (train_x, valid_x, test_x) = (
+        examples(&parts.train)?,
+        examples(&parts.valid)?,
+        examples(&parts.test)?,
+    );
 
-    let mut job = TrainJob::new(config.model.clone(), config.train.clone(), corpus.classes.clone());
+    let mut job = TrainJob::new(
+        config.model.clone(),
+        config.train.clone(),
+        corpus.classes.clone(),
+    );
     job.quiet = opts.quiet;
     let outcome = train::train(&job, &train_x, &valid_x, run_dir)?;
     let device = train::device(config.train.backend, config.train.device)?;
-    let probabilities = train::predict_with(&outcome.model, &test_x, config.train.batch_size, &device);
+    let probabilities =
+        train::predict_with(&outcome.model, &test_x, config.train.batch_size, &device);
     let predicted = eval::argmax_rows(&probabilities);
     let metrics = eval::evaluate(&test_x.labels, &predicted, &corpus.classes)?;
 
-    let write = |name: &str, text: &str| train::checkpoint::write_atomic(&run_dir.join(name), text.as_bytes());
+    let write = |name: &str, text: &str| {
+        train::checkpoint::write_atomic(&run_dir.join(name), text.as_bytes())
+    };
     write("report.txt", &metrics.report_text(2))?;
     write("confusion.csv", &metrics.confusion_csv())?;
-    write("confusion_normalized.csv", &metrics.confusion_normalized_csv())?;
+    write(
+        "confusion_normalized.csv",
+        &metrics.confusion_normalized_csv(),
+    )?;
     let run_info = json!({
         "seed": config.train.seed,
         "split_seed": config.split.seed,
@@ -108,14 +122,20 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
         "skipped_files": table.skipped.len(),
         "params": outcome.params,
     });
-    write("run.json", &serde_json::to_string_pretty(&run_info).unwrap_or_default())?;
+    write(
+        "run.json",
+        &serde_json::to_string_pretty(&run_info).unwrap_or_default(),
+    )?;
     let mut m = metrics.to_json();
     m["best_epoch"] = json!(outcome.best_epoch);
     m["epochs_run"] = json!(outcome.history.len());
     m["stopped_early"] = json!(outcome.stopped_early);
     m["train_seconds"] = run_info["train_seconds"].clone();
     m["backend"] = json!(outcome.backend);
-    write(METRICS_FILE, &serde_json::to_string_pretty(&m).unwrap_or_default())?;
+    write(
+        METRICS_FILE,
+        &serde_json::to_string_pretty(&m).unwrap_or_default(),
+    )?;
     Ok(JobSummary {
         run_dir: run_dir.to_path_buf(),
         metrics,
@@ -132,16 +152,28 @@ fn subset(corpus: &Corpus, table: &FeatureTable) -> Corpus {
         kind: corpus.kind,
         root: corpus.root.clone(),
         classes: corpus.classes.clone(),
-        items: table.items.iter().map(|&i| corpus.items[i].clone()).collect(),
+        items: table
+            .items
+            .iter()
+            .map(|&i| corpus.items[i].clone())
+            .collect(),
     }
 }
 
 fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// The commit of the checkout `ser` runs in, if it is a git checkout.
 fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }

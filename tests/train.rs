@@ -101,7 +101,10 @@ fn learns_the_toy_and_writes_the_run_directory() {
     // history.csv: header and one line per epoch, as the records
     let csv = fs::read_to_string(dir.path().join("history.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "epoch,loss,accuracy,val_loss,val_accuracy,seconds");
+    assert_eq!(
+        lines[0],
+        "epoch,loss,accuracy,val_loss,val_accuracy,seconds"
+    );
     assert_eq!(lines.len(), 5);
     assert!(lines[4].starts_with(&format!("4,{:.6},{:.6},", last.loss, last.accuracy)));
 
@@ -314,10 +317,18 @@ fn step_time_report_1d() {
     let mut optim = AdamConfig::new().with_epsilon(1e-7).init();
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let x: Vec<f32> = (0..32 * 220).map(|_| rng.random_range(0.0f32..0.3)).collect();
+    let x: Vec<f32> = (0..32 * 220)
+        .map(|_| rng.random_range(0.0f32..0.3))
+        .collect();
     let y: Vec<i64> = (0..32).map(|i| (i % 6) as i64).collect();
     let mask: Vec<f32> = (0..32 * 256)
-        .map(|_| if rng.random::<f64>() < 0.6 { 1.0 / 0.6 } else { 0.0 })
+        .map(|_| {
+            if rng.random::<f64>() < 0.6 {
+                1.0 / 0.6
+            } else {
+                0.0
+            }
+        })
         .collect();
     let mut times = Vec::new();
     for step in 0..13 {

@@ -11,7 +11,9 @@ use crate::job::{self, JobOptions};
 
 /// `ser train CONFIG`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  ser train experiments/quickstart.toml --out results/one-run\n  (run it again after a kill: it resumes from the last finished epoch)")]
+#[command(
+    after_help = "Example:\n  ser train experiments/quickstart.toml --out results/one-run\n  (run it again after a kill: it resumes from the last finished epoch)"
+)]
 pub struct TrainArgs {
     /// Config file ([data] [audio] [features] [split] [model] [train]).
     config: PathBuf,
@@ -57,7 +59,11 @@ pub fn train(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
         cfg.train.device = d;
     }
     let out = args.out.unwrap_or_else(|| {
-        let stem = args.config.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
+        let stem = args
+            .config
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("run");
         PathBuf::from("results/train").join(stem)
     });
     let opts = JobOptions {

@@ -238,15 +238,13 @@ pub fn train(
                  use a new run directory, or delete checkpoint/ to start over",
             ))
         }
-        Some(s) if s.epoch > config.epochs => {
-            return Err(Error::train(
-                &ckpt_dir,
-                format!(
-                    "the checkpoint is at epoch {}, past train.epochs = {}; use a new run directory",
-                    s.epoch, config.epochs
-                ),
-            ))
-        }
+        Some(s) if s.epoch > config.epochs => return Err(Error::train(
+            &ckpt_dir,
+            format!(
+                "the checkpoint is at epoch {}, past train.epochs = {}; use a new run directory",
+                s.epoch, config.epochs
+            ),
+        )),
         Some(s) => s,
         None => State {
             version: checkpoint::STATE_VERSION,
@@ -465,7 +463,12 @@ impl Trained {
                 x.shape
             )));
         }
-        Ok(predict_with(&self.model, x, batch_size.max(1), &self.device))
+        Ok(predict_with(
+            &self.model,
+            x,
+            batch_size.max(1),
+            &self.device,
+        ))
     }
 }
 
@@ -477,7 +480,12 @@ pub fn predict(run_dir: &Path, x: &Examples) -> Result<Vec<Vec<f32>>> {
 }
 
 /// Class probabilities of `model` (inference mode, on `device`) for every item of `x`.
-pub fn predict_with(model: &Net, x: &Examples, batch_size: usize, device: &Device) -> Vec<Vec<f32>> {
+pub fn predict_with(
+    model: &Net,
+    x: &Examples,
+    batch_size: usize,
+    device: &Device,
+) -> Vec<Vec<f32>> {
     let all: Vec<usize> = (0..x.len()).collect();
     let mut out = Vec::with_capacity(x.len());
     for idx in all.chunks(batch_size.max(1)) {
@@ -558,10 +566,7 @@ fn validate(model: &Net, x: &Examples, batch_size: usize, device: &Device) -> (f
         loss_sum += f64::from(loss) * idx.len() as f64;
         correct += count_correct(logits, &x.labels, idx);
     }
-    (
-        loss_sum / x.len() as f64,
-        correct as f64 / x.len() as f64,
-    )
+    (loss_sum / x.len() as f64, correct as f64 / x.len() as f64)
 }
 
 fn epoch_bar(
