@@ -238,13 +238,15 @@ pub fn train(
                  use a new run directory, or delete checkpoint/ to start over",
             ))
         }
-        Some(s) if s.epoch > config.epochs => return Err(Error::train(
-            &ckpt_dir,
-            format!(
+        Some(s) if s.epoch > config.epochs => {
+            return Err(Error::train(
+                &ckpt_dir,
+                format!(
                 "the checkpoint is at epoch {}, past train.epochs = {}; use a new run directory",
                 s.epoch, config.epochs
             ),
-        )),
+            ))
+        }
         Some(s) => s,
         None => State {
             version: checkpoint::STATE_VERSION,
