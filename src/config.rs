@@ -452,7 +452,10 @@ impl ModelConfig {
         if let Some(i) = self.filters.iter().position(|&f| f == 0) {
             return bad(
                 "model.filters",
-                format!("layer {} has 0 filters: every layer needs at least 1", i + 1),
+                format!(
+                    "layer {} has 0 filters: every layer needs at least 1",
+                    i + 1
+                ),
             );
         }
         if self.kernel == 0 {
@@ -497,7 +500,7 @@ impl TrainConfig {
             );
         }
         for (key, v) in [("train.beta1", self.beta1), ("train.beta2", self.beta2)] {
-            if !(v >= 0.0 && v < 1.0) {
+            if !(0.0..1.0).contains(&v) {
                 return bad(key, format!("must be in [0, 1), got {v}"));
             }
         }

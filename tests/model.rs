@@ -151,10 +151,7 @@ fn batch_norm_adds_keras_counted_parameters() {
         3,
     )
     .unwrap();
-    assert_eq!(
-        s.total(),
-        without.summary().unwrap().total() + 4 * (8 + 4)
-    );
+    assert_eq!(s.total(), without.summary().unwrap().total() + 4 * (8 + 4));
     // Burn's count includes the running statistics too, like Keras' total.
     let net = cfg.init(&Device::flex(), &mut rng()).unwrap();
     assert_eq!(net.num_params(), s.total());
@@ -279,7 +276,10 @@ fn forward_shapes_and_probabilities() {
         .init(&device, &mut rng())
         .unwrap();
     let x = Tensor::<2>::from_data(
-        TensorData::new((0..90).map(|i| i as f32 / 90.0).collect::<Vec<_>>(), [3, 30]),
+        TensorData::new(
+            (0..90).map(|i| i as f32 / 90.0).collect::<Vec<_>>(),
+            [3, 30],
+        ),
         &device,
     );
     let logits = net.forward(x.clone(), None);

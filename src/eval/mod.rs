@@ -173,7 +173,12 @@ impl Metrics {
     /// The text of `sklearn.metrics.classification_report(..., digits=digits)`.
     pub fn report_text(&self, digits: usize) -> String {
         let headers = ["precision", "recall", "f1-score", "support"];
-        let name_width = self.per_class.iter().map(|m| m.name.len()).max().unwrap_or(0);
+        let name_width = self
+            .per_class
+            .iter()
+            .map(|m| m.name.len())
+            .max()
+            .unwrap_or(0);
         let width = name_width.max("weighted avg".len()).max(digits);
         let mut out = format!("{:>width$} ", "");
         for h in headers {
@@ -191,7 +196,10 @@ impl Metrics {
             "{:>width$}  {:>9} {:>9} {:>9.digits$} {:>9}\n",
             "accuracy", "", "", self.accuracy, self.total
         );
-        for (name, a) in [("macro avg", self.macro_avg), ("weighted avg", self.weighted_avg)] {
+        for (name, a) in [
+            ("macro avg", self.macro_avg),
+            ("weighted avg", self.weighted_avg),
+        ] {
             out += &row(name, a.precision, a.recall, a.f1, self.total);
         }
         out
@@ -201,9 +209,7 @@ impl Metrics {
     /// `classes`, `report` (laid out like sklearn's `output_dict=True`), `confusion` (rows true,
     /// columns predicted) and `confusion_normalized`.
     pub fn to_json(&self) -> Value {
-        let entry = |p: f64, r: f64, f: f64, s: usize| {
-            json!({"precision": round4(p), "recall": round4(r), "f1-score": round4(f), "support": s})
-        };
+        let entry = |p: f64, r: f64, f: f64, s: usize| json!({"precision": round4(p), "recall": round4(r), "f1-score": round4(f), "support": s});
         let mut report = Map::new();
         for m in &self.per_class {
             report.insert(
@@ -212,7 +218,10 @@ impl Metrics {
             );
         }
         report.insert("accuracy".into(), json!(round4(self.accuracy)));
-        for (name, a) in [("macro avg", self.macro_avg), ("weighted avg", self.weighted_avg)] {
+        for (name, a) in [
+            ("macro avg", self.macro_avg),
+            ("weighted avg", self.weighted_avg),
+        ] {
             report.insert(name.into(), entry(a.precision, a.recall, a.f1, self.total));
         }
         let normalized: Vec<Vec<f64>> = self
@@ -282,7 +291,11 @@ mod tests {
         assert_eq!(m.per_class[0].recall, 1.0);
         assert!((m.per_class[0].f1 - 2.0 / 3.0).abs() < 1e-15);
         assert_eq!(
-            (m.per_class[1].precision, m.per_class[1].recall, m.per_class[1].f1),
+            (
+                m.per_class[1].precision,
+                m.per_class[1].recall,
+                m.per_class[1].f1
+            ),
             (0.0, 0.0, 0.0)
         );
         assert_eq!(m.per_class[2].precision, 1.0);
@@ -296,7 +309,10 @@ mod tests {
         assert!((m.macro_avg.f1 - (2.0 / 3.0 + 0.8) / 3.0).abs() < 1e-15);
         assert!((m.weighted_avg.f1 - (2.0 / 3.0 + 2.4) / 5.0).abs() < 1e-15);
         assert!((m.weighted_avg.precision - 0.7).abs() < 1e-15);
-        assert_eq!(m.confusion, vec![vec![1, 0, 0], vec![1, 0, 0], vec![0, 1, 2]]);
+        assert_eq!(
+            m.confusion,
+            vec![vec![1, 0, 0], vec![1, 0, 0], vec![0, 1, 2]]
+        );
         let expected = "              precision    recall  f1-score   support
 
      class 0       0.50      1.00      0.67         1
@@ -322,7 +338,10 @@ weighted avg       0.70      0.60      0.61         5
         assert_eq!(j["report"]["c"]["support"], json!(3));
         assert_eq!(j["report"]["macro avg"]["recall"], json!(0.5556));
         assert_eq!(j["confusion_normalized"][2], json!([0.0, 0.3333, 0.6667]));
-        assert_eq!(m.confusion_csv(), "true\\predicted,a,b,c\na,1,0,0\nb,1,0,0\nc,0,1,2\n");
+        assert_eq!(
+            m.confusion_csv(),
+            "true\\predicted,a,b,c\na,1,0,0\nb,1,0,0\nc,0,1,2\n"
+        );
         assert_eq!(
             m.confusion_normalized_csv(),
             "true\\predicted,a,b,c\na,1.0000,0.0000,0.0000\nb,1.0000,0.0000,0.0000\nc,0.0000,0.3333,0.6667\n"
@@ -350,14 +369,20 @@ weighted avg       0.70      0.60      0.61         5
         let classes = names(&["a", "b"]);
         assert!(evaluate(&[0, 1], &[0], &classes).is_err());
         assert!(evaluate(&[], &[], &classes).is_err());
-        let e = evaluate(&[0, 2], &[0, 1], &classes).unwrap_err().to_string();
+        let e = evaluate(&[0, 2], &[0, 1], &classes)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("item 1 has label 2"), "{e}");
     }
 
     #[test]
     fn argmax_takes_first_maximum() {
         assert_eq!(
-            argmax_rows(&[vec![0.1, 0.7, 0.2], vec![0.5, 0.5, 0.0], vec![0.0, 0.0, 1.0]]),
+            argmax_rows(&[
+                vec![0.1, 0.7, 0.2],
+                vec![0.5, 0.5, 0.0],
+                vec![0.0, 0.0, 1.0]
+            ]),
             [1, 0, 2]
         );
     }

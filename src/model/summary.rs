@@ -148,7 +148,11 @@ impl fmt::Display for Summary {
         writeln!(f, "{}", "=".repeat(width))?;
         writeln!(f, "Total params: {}", thousands(self.total()))?;
         writeln!(f, "Trainable params: {}", thousands(self.trainable()))?;
-        writeln!(f, "Non-trainable params: {}", thousands(self.non_trainable()))?;
+        writeln!(
+            f,
+            "Non-trainable params: {}",
+            thousands(self.non_trainable())
+        )?;
         write!(f, "{}", "_".repeat(width))
     }
 }

@@ -101,7 +101,9 @@ pub fn read_state(dir: &Path) -> Result<Option<State>> {
     let state: State = serde_json::from_str(&text).map_err(|e| {
         Error::train(
             &path,
-            format!("unreadable checkpoint state ({e}); delete the checkpoint/ folder to start over"),
+            format!(
+                "unreadable checkpoint state ({e}); delete the checkpoint/ folder to start over"
+            ),
         )
     })?;
     if state.version != STATE_VERSION {

@@ -103,7 +103,10 @@ mod tests {
     fn shape_is_checked() {
         assert!(Examples::new(vec![3], vec![0.0; 6], vec![0, 1]).is_ok());
         let e = Examples::new(vec![3], vec![0.0; 5], vec![0, 1]).unwrap_err();
-        assert!(e.to_string().contains("5 values do not make 2 items"), "{e}");
+        assert!(
+            e.to_string().contains("5 values do not make 2 items"),
+            "{e}"
+        );
         assert!(Examples::new(vec![0], vec![], vec![]).is_err());
     }
 
