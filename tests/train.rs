@@ -5,7 +5,8 @@
 use std::fs;
 use std::path::Path;
 
-use burn::tensor::Device;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ser::config::{ModelConfig, ModelKind, TrainConfig};
@@ -71,6 +72,19 @@ fn numbers(o: &TrainOutcome) -> Vec<[f64; 5]> {
             ]
         })
         .collect()
+}
+
+/// Every float parameter (and batch-norm statistic) of the trained network, in visiting order.
+fn weights(o: &TrainOutcome) -> Vec<Vec<f32>> {
+    struct Collect(Vec<Vec<f32>>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push(param.val().into_data().iter::<f32>().collect());
+        }
+    }
+    let mut c = Collect(Vec::new());
+    o.model.visit(&mut c);
+    c.0
 }
 
 fn probs(o: &TrainOutcome, x: &Examples) -> Vec<Vec<f32>> {
@@ -142,6 +156,7 @@ fn same_seed_same_result_on_cpu() {
     let a = train::train(&job(2), &tr, &va, d1.path()).unwrap();
     let b = train::train(&job(2), &tr, &va, d2.path()).unwrap();
     assert_eq!(numbers(&a), numbers(&b));
+    assert_eq!(weights(&a), weights(&b));
     assert_eq!(probs(&a, &va), probs(&b, &va));
     // another seed: another run
     let mut other = job(2);
@@ -172,6 +187,7 @@ fn an_interrupted_run_resumes_to_the_same_result() {
     assert_eq!(resumed.resumed_from, Some(2));
     assert!(resumed.finished);
     assert_eq!(numbers(&resumed), numbers(&unbroken));
+    assert_eq!(weights(&resumed), weights(&unbroken));
     assert_eq!(probs(&resumed, &va), probs(&unbroken, &va));
     let csv = fs::read_to_string(dir.path().join("history.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4);
@@ -182,6 +198,7 @@ fn an_interrupted_run_resumes_to_the_same_result() {
     let four = train::train(&job(4), &tr, &va, d4.path()).unwrap();
     assert_eq!(longer.resumed_from, Some(3));
     assert_eq!(numbers(&longer), numbers(&four));
+    assert_eq!(weights(&longer), weights(&four));
     assert_eq!(probs(&longer, &va), probs(&four, &va));
 }
 
@@ -302,10 +319,9 @@ fn no_validation_part_still_trains() {
 #[test]
 #[ignore]
 fn step_time_report_1d() {
-    use burn::module::Module;
     use burn::nn::loss::CrossEntropyLossConfig;
     use burn::optim::{AdamConfig, GradientsParams};
-    use burn::tensor::{Int, Tensor, TensorData};
+    use burn::tensor::{Int, TensorData};
     use ser::model::NetConfig;
     use std::time::Instant;
 
@@ -339,9 +355,14 @@ fn step_time_report_1d() {
         let logits = model.forward(xt, Some(mt));
         let loss = loss_fn.forward(logits, yt);
         let _ = loss.clone().detach().into_scalar::<f32>();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let t1 = Instant::now();
+        let g = loss.backward();
+        let t2 = Instant::now();
+        let grads = GradientsParams::from_grads(g, &model);
         model = optim.step(1e-4, model, grads);
-        let _ = model.num_params();
+        if std::env::var("SER_STEP_DETAIL").is_ok() {
+            eprintln!("fwd {:?} bwd {:?} opt {:?}", t1 - t0, t2 - t1, t2.elapsed());
+        }
         if step >= 3 {
             times.push(t0.elapsed().as_secs_f64());
         }
@@ -354,4 +375,27 @@ fn step_time_report_1d() {
         times[0] * 1e3,
         times[times.len() - 1] * 1e3
     );
+}
+
+/// The GPU path, where the build has it and the machine has an adapter: trains the toy and
+/// agrees with the CPU run to float tolerance (GPU reductions are not ordered, so not bit-exact).
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_trains_like_flex_where_an_adapter_exists() {
+    use ser::config::BackendKind;
+    if let Err(e) = train::device(BackendKind::Wgpu, 0) {
+        eprintln!("skipping the wgpu test: {e}");
+        return;
+    }
+    let (tr, va) = (toy(48, &[24], 1, false), toy(12, &[24], 2, false));
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let cpu = train::train(&job(2), &tr, &va, d1.path()).unwrap();
+    let mut j = job(2);
+    j.train.backend = BackendKind::Wgpu;
+    let gpu = train::train(&j, &tr, &va, d2.path()).unwrap();
+    assert_eq!(gpu.backend, "wgpu:0");
+    for (a, b) in cpu.history.iter().zip(&gpu.history) {
+        assert!((a.loss - b.loss).abs() < 1e-3, "{a:?} vs {b:?}");
+        assert!((a.val_loss - b.val_loss).abs() < 1e-3, "{a:?} vs {b:?}");
+    }
 }

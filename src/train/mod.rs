@@ -71,10 +71,13 @@ impl TrainJob {
         }
     }
 
-    /// The Burn configuration of this job for items of `input_shape`; fails when the network
-    /// does not fit the input.
+    /// The Burn configuration of this job for items of `input_shape`; fails when a value is out
+    /// of range (as [`crate::config::Config::validate`] does) or the network does not fit the
+    /// input.
     pub fn training_config(&self, input_shape: &[usize]) -> Result<TrainingConfig> {
-        let origin = Path::new("[train]");
+        // The sections were checked against their file when read; jobs built in code get the
+        // same checks, reported against this placeholder origin.
+        let origin = Path::new("(train job)");
         self.model.validate(origin)?;
         self.train.validate(origin)?;
         let t = &self.train;
@@ -168,17 +171,29 @@ pub fn backend_label(kind: BackendKind, index: usize) -> String {
 #[cfg(feature = "wgpu")]
 fn wgpu_device(index: usize) -> Result<Device> {
     let device = Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(index));
-    // wgpu finds out there is no such adapter only on first use, by panicking: probe here so
-    // the user gets an error instead of a backtrace in the middle of a run.
+    // wgpu finds out there is no such adapter only on first use, by panicking: probe here, with
+    // the panic hook silenced, so the user gets one clear error instead of a backtrace.
     let probe = device.clone();
-    std::panic::catch_unwind(move || Tensor::<1>::zeros([1], &probe).into_data())
-        .map(|_| device)
-        .map_err(|_| {
-            Error::Usage(format!(
-                "--backend wgpu --device {index}: no usable discrete GPU #{index} (wgpu found no such \
-                 adapter); use --backend flex, or another --device"
-            ))
-        })
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        Tensor::<1>::zeros([1], &probe).into_data()
+    }));
+    std::panic::set_hook(hook);
+    match result {
+        Ok(_) => Ok(device),
+        Err(payload) => {
+            let why = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown failure");
+            Err(Error::Usage(format!(
+                "--backend wgpu --device {index}: discrete GPU #{index} is not usable ({why}); \
+                 use --backend flex, or another --device"
+            )))
+        }
+    }
 }
 
 #[cfg(not(feature = "wgpu"))]
@@ -301,18 +316,7 @@ pub fn train(
         for (step, idx) in order.chunks(config.batch_size).enumerate() {
             let b = idx.len();
             let (x, y) = batch_tensors(train, idx, &device);
-            let mask = (keep < 1.0).then(|| {
-                let values: Vec<f32> = (0..b * dense)
-                    .map(|_| {
-                        if rng.random::<f64>() < keep {
-                            (1.0 / keep) as f32
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
-                Tensor::<2>::from_data(TensorData::new(values, [b, dense]), &device)
-            });
+            let mask = dropout_mask(&mut rng, b, dense, keep, &device);
             let logits = model.forward(x, mask);
             let loss = loss_fn.forward(logits.clone(), y);
             let batch_loss = f64::from(loss.clone().detach().into_scalar::<f32>());
@@ -512,6 +516,34 @@ fn check_examples(config: &TrainingConfig, x: &Examples, what: &str) -> Result<(
         )));
     }
     Ok(())
+}
+
+/// A dropout mask for `b` items × `units`: each value is `1 / keep` with probability `keep`,
+/// else 0 (inverted dropout, as Keras and Burn scale it); `None` when nothing is dropped.
+fn dropout_mask(
+    rng: &mut ChaCha8Rng,
+    b: usize,
+    units: usize,
+    keep: f64,
+    device: &Device,
+) -> Option<Tensor<2>> {
+    if keep >= 1.0 {
+        return None;
+    }
+    let scale = (1.0 / keep) as f32;
+    let values: Vec<f32> = (0..b * units)
+        .map(|_| {
+            if rng.random::<f64>() < keep {
+                scale
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Some(Tensor::from_data(
+        TensorData::new(values, [b, units]),
+        device,
+    ))
 }
 
 /// Updates the best-epoch bookkeeping with `epoch`'s validation loss, as Keras' `EarlyStopping`
