@@ -113,8 +113,17 @@ pub fn cache_key(corpus: &Corpus, audio: &AudioConfig, features: &FeatureConfig)
             mtime
         ));
     }
-    let digest = h.finalize();
-    Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+    Ok(hex_prefix(&h.finalize(), 8))
+}
+
+/// The first `bytes` bytes of `digest` in lower-case hex: the short ids of cache entries,
+/// checkpoints and jobs.
+pub fn hex_prefix(digest: &[u8], bytes: usize) -> String {
+    digest
+        .iter()
+        .take(bytes)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The features of `corpus` under `audio` + `features`: read from the cache when an entry with

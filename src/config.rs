@@ -415,7 +415,8 @@ pub struct TrainConfig {
     pub keep_best: bool,
     /// `flex` (CPU) or `wgpu` (GPU).
     pub backend: BackendKind,
-    /// GPU index for `wgpu` (the n-th discrete GPU); ignored by `flex`.
+    /// wgpu adapter: 0 = the best one found (discrete GPU first, software Vulkan last), N > 0 =
+    /// the N-th discrete GPU; ignored by `flex`.
     pub device: usize,
 }
 

@@ -3,9 +3,9 @@
 //! The path of the data, end to end: corpus → cached features → split → train (resumable) →
 //! evaluate on the test part → metrics. The run directory gets, in this order: `config.toml`
 //! (the resolved config), `split/` (the file lists), what training writes (`training.json`,
-//! `history.csv`, `checkpoint/`, `model.bpk`), then `report.txt`, `confusion.csv`,
-//! `confusion_normalized.csv`, `run.json`, and last, atomically, `metrics.json`: its presence
-//! means the job is done, and a crash at any point before leaves none.
+//! `history.csv`, `checkpoint/`, `model.bpk`), then `run.json`, `report.txt`, `confusion.csv`,
+//! `confusion_normalized.csv`, and last, atomically, `metrics.json`: its presence means the job
+//! is done, and a crash at any point before leaves none.
 
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -96,15 +96,6 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
     let predicted = eval::argmax_rows(&probabilities);
     let metrics = eval::evaluate(&test_x.labels, &predicted, &corpus.classes)?;
 
-    let write = |name: &str, text: &str| {
-        train::checkpoint::write_atomic(&run_dir.join(name), text.as_bytes())
-    };
-    write("report.txt", &metrics.report_text(2))?;
-    write("confusion.csv", &metrics.confusion_csv())?;
-    write(
-        "confusion_normalized.csv",
-        &metrics.confusion_normalized_csv(),
-    )?;
     let run_info = json!({
         "seed": config.train.seed,
         "split_seed": config.split.seed,
@@ -122,20 +113,20 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
         "skipped_files": table.skipped.len(),
         "params": outcome.params,
     });
-    write(
-        "run.json",
-        &serde_json::to_string_pretty(&run_info).unwrap_or_default(),
+    train::checkpoint::write_atomic(
+        &run_dir.join("run.json"),
+        serde_json::to_string_pretty(&run_info)
+            .unwrap_or_default()
+            .as_bytes(),
     )?;
-    let mut m = metrics.to_json();
-    m["best_epoch"] = json!(outcome.best_epoch);
-    m["epochs_run"] = json!(outcome.history.len());
-    m["stopped_early"] = json!(outcome.stopped_early);
-    m["train_seconds"] = run_info["train_seconds"].clone();
-    m["backend"] = json!(outcome.backend);
-    write(
-        METRICS_FILE,
-        &serde_json::to_string_pretty(&m).unwrap_or_default(),
-    )?;
+    let extra = json!({
+        "best_epoch": outcome.best_epoch,
+        "epochs_run": outcome.history.len(),
+        "stopped_early": outcome.stopped_early,
+        "train_seconds": run_info["train_seconds"].clone(),
+        "backend": outcome.backend,
+    });
+    write_metrics(run_dir, &metrics, extra)?;
     Ok(JobSummary {
         run_dir: run_dir.to_path_buf(),
         metrics,
@@ -144,6 +135,27 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
         train_seconds: outcome.history.iter().map(|r| r.seconds).sum(),
         backend: outcome.backend,
     })
+}
+
+/// Writes `report.txt`, `confusion.csv`, `confusion_normalized.csv` and, last and atomically,
+/// `metrics.json` (the metrics plus the fields of `extra`) into `dir`.
+pub fn write_metrics(dir: &Path, metrics: &Metrics, extra: serde_json::Value) -> Result<()> {
+    let write =
+        |name: &str, text: &str| train::checkpoint::write_atomic(&dir.join(name), text.as_bytes());
+    write("report.txt", &metrics.report_text(2))?;
+    write("confusion.csv", &metrics.confusion_csv())?;
+    write(
+        "confusion_normalized.csv",
+        &metrics.confusion_normalized_csv(),
+    )?;
+    let mut m = metrics.to_json();
+    if let (Some(m), serde_json::Value::Object(extra)) = (m.as_object_mut(), extra) {
+        m.extend(extra);
+    }
+    write(
+        METRICS_FILE,
+        &serde_json::to_string_pretty(&m).unwrap_or_default(),
+    )
 }
 
 /// The corpus restricted to the clips that have features (in table row order).

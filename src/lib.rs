@@ -13,6 +13,7 @@
 //! | training | [`train`] | Adam on cross-entropy, seeded, checkpointed every epoch, exact resume |
 //! | evaluation | [`eval`] | accuracy, F1s, per-class report, confusion matrices |
 //! | job | [`job`] | one resolved config → one trained and evaluated run directory |
+//! | inference | [`infer`] | a finished run re-evaluated (own test split, other corpora) or applied to files |
 //!
 //! The `ser` binary is a thin layer over these ([`cli`]).
 
@@ -25,6 +26,7 @@ pub mod corpus;
 pub mod error;
 pub mod eval;
 pub mod features;
+pub mod infer;
 pub mod job;
 pub mod model;
 pub mod npy;

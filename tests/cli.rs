@@ -2,37 +2,7 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
-fn ser() -> Command {
-    let mut c = Command::cargo_bin("ser").expect("ser binary");
-    c.env_remove("RUST_LOG").env_remove("SER_CACHE");
-    c
-}
-
-fn stdout(c: &mut Command) -> String {
-    let out = c.output().expect("run ser");
-    assert!(
-        out.status.success(),
-        "ser failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn failure(c: &mut Command) -> (i32, String) {
-    let out = c.output().expect("run ser");
-    assert!(
-        !out.status.success(),
-        "expected failure, got success: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::common::{failure, ser, stdout, write_sine_wav};
 
 #[test]
 fn help_lists_every_command_and_each_has_an_example() {
@@ -58,23 +28,6 @@ fn help_lists_every_command_and_each_has_an_example() {
             sub.join(" ")
         );
     }
-}
-
-fn write_sine_wav(path: &Path, rate: u32, seconds: f32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    let n = (rate as f32 * seconds) as usize;
-    for i in 0..n {
-        let t = i as f32 / rate as f32;
-        w.write_sample((0.3 * (2.0 * std::f32::consts::PI * 220.0 * t).sin() * 32767.0) as i16)
-            .unwrap();
-    }
-    w.finalize().unwrap();
 }
 
 fn read_npy_f64(path: &Path) -> (Vec<u64>, Vec<f64>) {

@@ -7,6 +7,7 @@ mod audio;
 mod cli;
 mod common;
 mod corpus;
+mod infer;
 mod model;
 mod parity;
 mod split;

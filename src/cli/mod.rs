@@ -12,13 +12,14 @@ use crate::error::{Error, Result};
 mod bench;
 mod data;
 mod features;
+mod infer;
 mod train;
 
 /// Speech emotion recognition experiments: report-exact features, corpora, splits.
 #[derive(Debug, Parser)]
 #[command(name = "ser", version, about, long_about = None, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  ser data synth --out data/synth\n  ser data check data/CREMA-D/AudioWAV --manifest audiowav-manifest.csv\n  ser features extract clip.wav --out features/\n  ser bench features --corpus ../shared/data/emodb/wav"
+    after_help = "Examples:\n  ser data synth --out data/synth\n  ser data check data/CREMA-D/AudioWAV --manifest audiowav-manifest.csv\n  ser features extract clip.wav --out features/\n  ser train experiments/quickstart.toml\n  ser predict results/train/quickstart clip.wav\n  ser bench features --corpus ../shared/data/emodb/wav"
 )]
 pub struct Cli {
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
@@ -44,6 +45,10 @@ enum Command {
     Features(features::FeaturesCommand),
     /// Train and evaluate one config into a run directory (resumes after a kill).
     Train(train::TrainArgs),
+    /// Re-evaluate a finished run's model on its test split or on another corpus.
+    Eval(infer::EvalArgs),
+    /// Predict the emotion of audio files with a finished run's model.
+    Predict(infer::PredictArgs),
     /// Models: print a config's layer table and parameter count.
     #[command(subcommand)]
     Model(train::ModelCommand),
@@ -85,6 +90,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Train(args) => train::train(args, quiet),
         Command::Model(cmd) => train::model(cmd),
+        Command::Eval(args) => infer::eval(args),
+        Command::Predict(args) => infer::predict(args),
     }
 }
 

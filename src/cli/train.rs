@@ -26,7 +26,8 @@ pub struct TrainArgs {
     /// Backend, overriding [train].backend: flex (CPU) or wgpu (GPU).
     #[arg(long)]
     backend: Option<BackendKind>,
-    /// GPU index for wgpu, overriding [train].device.
+    /// wgpu adapter, overriding [train].device: 0 = best found (discrete GPU first), N = the
+    /// N-th discrete GPU.
     #[arg(long)]
     device: Option<usize>,
     /// Feature cache root.

@@ -87,11 +87,7 @@ impl Examples {
         for &l in &self.labels {
             h.update((l as u64).to_le_bytes());
         }
-        h.finalize()
-            .iter()
-            .take(12)
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::cache::hex_prefix(&h.finalize(), 12)
     }
 }
 

@@ -152,7 +152,9 @@ pub struct TrainOutcome {
     pub seconds: f64,
 }
 
-/// The device for `kind` (`index`: the n-th discrete GPU for `wgpu`), checked to work.
+/// The device for `kind`, checked to work. For `wgpu`, `index` 0 is the best adapter wgpu
+/// finds (a discrete GPU first, else an integrated one, else a software driver such as Mesa's
+/// lavapipe; `CUBECL_WGPU_DEFAULT_DEVICE` overrides), and `index` N > 0 the N-th discrete GPU.
 pub fn device(kind: BackendKind, index: usize) -> Result<Device> {
     match kind {
         BackendKind::Flex => Ok(Device::flex()),
@@ -170,7 +172,12 @@ pub fn backend_label(kind: BackendKind, index: usize) -> String {
 
 #[cfg(feature = "wgpu")]
 fn wgpu_device(index: usize) -> Result<Device> {
-    let device = Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(index));
+    use burn::tensor::DeviceKind;
+    let kind = match index {
+        0 => DeviceKind::DefaultDevice,
+        n => DeviceKind::DiscreteGpu(n),
+    };
+    let device = Device::wgpu(kind);
     // wgpu finds out there is no such adapter only on first use, by panicking: probe here, with
     // the panic hook silenced, so the user gets one clear error instead of a backtrace.
     let probe = device.clone();
@@ -188,9 +195,13 @@ fn wgpu_device(index: usize) -> Result<Device> {
                 .map(String::as_str)
                 .or_else(|| payload.downcast_ref::<&str>().copied())
                 .unwrap_or("unknown failure");
+            let which = match index {
+                0 => "no wgpu adapter (GPU or software Vulkan driver) is".to_string(),
+                n => format!("discrete GPU #{n} is not"),
+            };
             Err(Error::Usage(format!(
-                "--backend wgpu --device {index}: discrete GPU #{index} is not usable ({why}); \
-                 use --backend flex, or another --device"
+                "--backend wgpu --device {index}: {which} usable ({why}); use --backend flex, \
+                 another --device, or install a Vulkan driver (Debian: mesa-vulkan-drivers)"
             )))
         }
     }
@@ -644,11 +655,7 @@ fn fingerprint(config: &TrainingConfig, train: &Examples, valid: &Examples) -> S
     h.update(c.to_string().as_bytes());
     h.update(train.digest().as_bytes());
     h.update(valid.digest().as_bytes());
-    h.finalize()
-        .iter()
-        .take(12)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::cache::hex_prefix(&h.finalize(), 12)
 }
 
 #[cfg(test)]

@@ -1,0 +1,351 @@
+//! Using a finished run: re-evaluation of its saved model (on its own test split, or on every
+//! clip of another corpus with the same emotions) and prediction for arbitrary audio files.
+//!
+//! Both read only what the run directory holds: `config.toml` (the audio and feature settings
+//! the model was trained with), `training.json` (network and class names), `model.bpk`, and for
+//! re-evaluation `split/test.txt`. Audio of any rate, length or channel count goes through the
+//! same loader as training (decode → mono → resample → pad/truncate), so a prediction sees
+//! exactly the input a training clip did.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cache::{self, CacheOptions};
+use crate::config::{BackendKind, Config, CorpusKind};
+use crate::corpus::{self, Corpus};
+use crate::error::{Error, Result};
+use crate::eval::{self, Metrics};
+use crate::train::{self, Examples, Trained};
+
+/// What to evaluate a saved model on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvalTarget {
+    /// The run's own test part (`split/test.txt`).
+    TestSplit,
+    /// Every clip of another corpus whose classes the model knows.
+    Corpus { kind: CorpusKind, path: PathBuf },
+}
+
+impl EvalTarget {
+    /// Parses `KIND:DIR` (e.g. `emodb:data/emodb/wav`).
+    pub fn parse_corpus(spec: &str) -> Result<Self> {
+        let (kind, path) = spec.split_once(':').ok_or_else(|| {
+            Error::Usage(format!(
+                "--corpus {spec:?}: expected KIND:DIR, e.g. emodb:data/emodb/wav"
+            ))
+        })?;
+        let kind: CorpusKind = kind
+            .parse()
+            .map_err(|e| Error::Usage(format!("--corpus {spec:?}: {e}")))?;
+        if path.is_empty() {
+            return Err(Error::Usage(format!(
+                "--corpus {spec:?}: the directory is missing after the colon"
+            )));
+        }
+        Ok(Self::Corpus {
+            kind,
+            path: PathBuf::from(path),
+        })
+    }
+
+    /// The name of the eval directory this target gets under `RUN_DIR/eval/`.
+    fn dir_name(&self) -> String {
+        match self {
+            EvalTarget::TestSplit => "test".into(),
+            EvalTarget::Corpus { kind, path } => {
+                // Name the folder after the corpus and the last components of its path, so two
+                // corpora of one kind get two folders.
+                let tail: Vec<String> = path
+                    .components()
+                    .rev()
+                    .filter_map(|c| c.as_os_str().to_str())
+                    .filter(|s| !matches!(*s, "." | ".." | "/"))
+                    .take(2)
+                    .map(|s| {
+                        s.chars()
+                            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                            .collect()
+                    })
+                    .collect();
+                let mut name = kind.name().to_string();
+                for part in tail.iter().rev() {
+                    name.push('-');
+                    name.push_str(part);
+                }
+                name
+            }
+        }
+    }
+}
+
+/// How to evaluate (nothing here changes the result).
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Feature cache root.
+    pub cache_dir: PathBuf,
+    /// Leave out unreadable clips (listed in the log) instead of failing.
+    pub skip_bad: bool,
+    /// Where to write (default `RUN_DIR/eval/<target>`).
+    pub out: Option<PathBuf>,
+    /// Backend and device to run the model on.
+    pub backend: BackendKind,
+    pub device: usize,
+}
+
+/// What [`evaluate_run`] produced.
+#[derive(Debug)]
+pub struct EvalSummary {
+    /// The eval directory written.
+    pub dir: PathBuf,
+    pub metrics: Metrics,
+    /// Clips of the corpus left out because the model does not know their class.
+    pub unknown_class: usize,
+}
+
+/// Re-evaluates the saved model of `run_dir` on `target`, writing `report.txt`,
+/// `confusion.csv`, `confusion_normalized.csv`, `predictions.csv` and last `metrics.json` into a
+/// new eval directory.
+pub fn evaluate_run(run_dir: &Path, target: &EvalTarget, opts: &EvalOptions) -> Result<EvalSummary> {
+    let config = run_config(run_dir)?;
+    let trained = train::load(run_dir, opts.backend, opts.device)?;
+    let classes = trained.config.classes.clone();
+
+    let mut data = config.data.clone();
+    if let EvalTarget::Corpus { kind, path } = target {
+        data.corpus = *kind;
+        data.path = path.clone();
+    }
+    let corpus = corpus::open(&data)?;
+    let table = cache::features_for(
+        &corpus,
+        &config.audio,
+        &config.features,
+        &CacheOptions {
+            dir: opts.cache_dir.clone(),
+            skip_bad: opts.skip_bad,
+        },
+    )?;
+    // Row of each corpus item in the feature table (items skipped as unreadable have none).
+    let row_of: HashMap<usize, usize> = table
+        .items
+        .iter()
+        .enumerate()
+        .map(|(row, &item)| (item, row))
+        .collect();
+
+    // Corpus class index → model class index, by name.
+    let to_model: Vec<Option<usize>> = corpus
+        .classes
+        .iter()
+        .map(|c| classes.iter().position(|m| m == c))
+        .collect();
+
+    let (items, unknown_class) = match target {
+        EvalTarget::TestSplit => (test_items(run_dir, &corpus)?, 0),
+        EvalTarget::Corpus { path, .. } => {
+            let known: Vec<usize> = (0..corpus.items.len())
+                .filter(|&i| to_model[corpus.items[i].label].is_some())
+                .collect();
+            if known.is_empty() {
+                return Err(Error::Corpus {
+                    path: path.clone(),
+                    message: format!(
+                        "none of its classes ({}) is one the model was trained on ({})",
+                        corpus.classes.join(", "),
+                        classes.join(", ")
+                    ),
+                });
+            }
+            let unknown = corpus.items.len() - known.len();
+            if unknown > 0 {
+                tracing::warn!(
+                    "{}: left out {unknown} clips of classes the model does not know",
+                    path.display()
+                );
+            }
+            (known, unknown)
+        }
+    };
+
+    let mut x = Vec::with_capacity(items.len() * table.row_len());
+    let mut y = Vec::with_capacity(items.len());
+    let mut used = Vec::with_capacity(items.len());
+    for &i in &items {
+        let Some(&row) = row_of.get(&i) else {
+            continue; // unreadable with --skip-bad: already reported by the cache
+        };
+        let Some(label) = to_model[corpus.items[i].label] else {
+            continue;
+        };
+        x.extend_from_slice(table.row(row));
+        y.push(label);
+        used.push(i);
+    }
+    let examples = Examples::new(table.shape.clone(), x, y)?;
+    let probabilities = trained.predict(&examples, trained.config.batch_size)?;
+    let predicted = eval::argmax_rows(&probabilities);
+    let metrics = eval::evaluate(&examples.labels, &predicted, &classes)?;
+
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| run_dir.join("eval").join(target.dir_name()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    // A previous eval here is replaced; drop its marker first so a crash never leaves the old
+    // metrics beside new files.
+    let marker = dir.join(crate::job::METRICS_FILE);
+    if marker.exists() {
+        std::fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
+    }
+    let mut lines = String::from("path,true,predicted");
+    for c in &classes {
+        lines.push(',');
+        lines.push_str(c);
+    }
+    lines.push('\n');
+    for ((&i, probs), &p) in used.iter().zip(&probabilities).zip(&predicted) {
+        let item = &corpus.items[i];
+        lines += &format!(
+            "{},{},{}",
+            csv_field(&corpus.relative_path(item).display().to_string()),
+            corpus.classes[item.label],
+            classes[p]
+        );
+        for v in probs {
+            lines += &format!(",{v:.6}");
+        }
+        lines.push('\n');
+    }
+    let source = match target {
+        EvalTarget::TestSplit => json!({"test_split": run_dir.join("split/test.txt")}),
+        EvalTarget::Corpus { kind, path } => json!({"corpus": kind.name(), "path": path}),
+    };
+    let extra = json!({
+        "run_dir": run_dir,
+        "evaluated_on": source,
+        "unknown_class_clips": unknown_class,
+        "skipped_files": table.skipped.len(),
+        "backend": train::backend_label(opts.backend, opts.device),
+    });
+    crate::train::checkpoint::write_atomic(&dir.join("predictions.csv"), lines.as_bytes())?;
+    crate::job::write_metrics(&dir, &metrics, extra)?;
+    Ok(EvalSummary {
+        dir,
+        metrics,
+        unknown_class,
+    })
+}
+
+/// The resolved config a run was trained with.
+fn run_config(run_dir: &Path) -> Result<Config> {
+    let path = run_dir.join("config.toml");
+    if !path.exists() {
+        return Err(Error::Usage(format!(
+            "{} is not a run directory: it has no config.toml (make one with `ser train`)",
+            run_dir.display()
+        )));
+    }
+    Config::from_file(&path)
+}
+
+/// The corpus items named by the run's `split/test.txt`, in its order.
+fn test_items(run_dir: &Path, corpus: &Corpus) -> Result<Vec<usize>> {
+    let list = run_dir.join("split").join("test.txt");
+    let text = std::fs::read_to_string(&list).map_err(|e| Error::io(&list, e))?;
+    let by_path: HashMap<&Path, usize> = corpus
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (corpus.relative_path(item), i))
+        .collect();
+    let mut items = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
+        let (rel, class) = line.split_once('\t').unwrap_or((line, ""));
+        let &i = by_path.get(Path::new(rel)).ok_or_else(|| Error::Corpus {
+            path: list.clone(),
+            message: format!(
+                "line {}: {rel} is not in the corpus at {} any more; restore it, or evaluate on \
+                 a whole corpus with --corpus KIND:DIR",
+                n + 1,
+                corpus.root.display()
+            ),
+        })?;
+        if !class.is_empty() && corpus.classes[corpus.items[i].label] != class {
+            return Err(Error::Corpus {
+                path: list.clone(),
+                message: format!(
+                    "line {}: {rel} was labelled {class} in training but is {} now",
+                    n + 1,
+                    corpus.classes[corpus.items[i].label]
+                ),
+            });
+        }
+        items.push(i);
+    }
+    Ok(items)
+}
+
+/// One file's prediction.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prediction {
+    pub path: PathBuf,
+    /// The most probable class.
+    pub emotion: String,
+    /// Probability per class, in `classes` order.
+    pub probabilities: Vec<f32>,
+}
+
+/// Predicts the emotion of each of `files` with the model of `run_dir`; returns the class names
+/// (in probability order) and one prediction per file, in order. Fails on the first file that
+/// cannot be decoded, naming it.
+pub fn predict_files(
+    run_dir: &Path,
+    files: &[PathBuf],
+    backend: BackendKind,
+    device: usize,
+) -> Result<(Vec<String>, Vec<Prediction>)> {
+    let config = run_config(run_dir)?;
+    let trained: Trained = train::load(run_dir, backend, device)?;
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let extracted = cache::extract_all(&paths, &config.audio, &config.features, "features")?;
+    let mut data = Vec::with_capacity(files.len() * extracted.row_len);
+    for (path, row) in files.iter().zip(extracted.rows) {
+        match row {
+            Ok(r) => data.extend(r),
+            Err(e) => {
+                return Err(Error::Usage(format!(
+                    "{}: cannot be read ({e}); nothing was predicted",
+                    path.display()
+                )))
+            }
+        }
+    }
+    let x = Examples::unlabelled(extracted.shape, data)?;
+    let probabilities = trained.predict(&x, trained.config.batch_size)?;
+    let classes = trained.config.classes.clone();
+    let predictions = files
+        .iter()
+        .zip(probabilities)
+        .map(|(path, probabilities)| {
+            let best = eval::argmax_rows(std::slice::from_ref(&probabilities))[0];
+            Prediction {
+                path: path.clone(),
+                emotion: classes[best].clone(),
+                probabilities,
+            }
+        })
+        .collect();
+    Ok((classes, predictions))
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
