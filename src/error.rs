@@ -63,6 +63,10 @@ pub enum Error {
     #[error("{}: {message}", path.display())]
     Train { path: PathBuf, message: String },
 
+    /// A chart could not be drawn or written.
+    #[error("{}: cannot draw the chart: {message}", path.display())]
+    Plot { path: PathBuf, message: String },
+
     /// Invalid arguments or an impossible request, with what to do instead.
     #[error("{0}")]
     Usage(String),

@@ -108,7 +108,11 @@ pub struct EvalSummary {
 /// Re-evaluates the saved model of `run_dir` on `target`, writing `report.txt`,
 /// `confusion.csv`, `confusion_normalized.csv`, `predictions.csv` and last `metrics.json` into a
 /// new eval directory.
-pub fn evaluate_run(run_dir: &Path, target: &EvalTarget, opts: &EvalOptions) -> Result<EvalSummary> {
+pub fn evaluate_run(
+    run_dir: &Path,
+    target: &EvalTarget,
+    opts: &EvalOptions,
+) -> Result<EvalSummary> {
     let config = run_config(run_dir)?;
     let trained = train::load(run_dir, opts.backend, opts.device)?;
     let classes = trained.config.classes.clone();

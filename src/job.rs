@@ -3,8 +3,8 @@
 //! The path of the data, end to end: corpus → cached features → split → train (resumable) →
 //! evaluate on the test part → metrics. The run directory gets, in this order: `config.toml`
 //! (the resolved config), `split/` (the file lists), what training writes (`training.json`,
-//! `history.csv`, `checkpoint/`, `model.bpk`), then `run.json`, `report.txt`, `confusion.csv`,
-//! `confusion_normalized.csv`, and last, atomically, `metrics.json`: its presence means the job
+//! `history.csv`, `checkpoint/`, `model.bpk`), then `run.json`, `curves.png`, `report.txt`,
+//! `confusion.csv`, `confusion_normalized.csv`, `confusion.png`, and last, atomically, `metrics.json`: its presence means the job
 //! is done, and a crash at any point before leaves none.
 
 use std::path::{Path, PathBuf};
@@ -126,6 +126,14 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
         "train_seconds": run_info["train_seconds"].clone(),
         "backend": outcome.backend,
     });
+    // Figures are for people: a failure to draw one is logged, never a failed job.
+    if let Err(e) = crate::plot::curves::write(
+        &run_dir.join("curves.png"),
+        &outcome.history,
+        outcome.best_epoch,
+    ) {
+        tracing::warn!("{e}");
+    }
     write_metrics(run_dir, &metrics, extra)?;
     Ok(JobSummary {
         run_dir: run_dir.to_path_buf(),
@@ -137,7 +145,8 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
     })
 }
 
-/// Writes `report.txt`, `confusion.csv`, `confusion_normalized.csv` and, last and atomically,
+/// Writes `report.txt`, `confusion.csv`, `confusion_normalized.csv`, `confusion.png` and, last
+/// and atomically,
 /// `metrics.json` (the metrics plus the fields of `extra`) into `dir`.
 pub fn write_metrics(dir: &Path, metrics: &Metrics, extra: serde_json::Value) -> Result<()> {
     let write =
@@ -148,6 +157,13 @@ pub fn write_metrics(dir: &Path, metrics: &Metrics, extra: serde_json::Value) ->
         "confusion_normalized.csv",
         &metrics.confusion_normalized_csv(),
     )?;
+    let title = format!(
+        "accuracy {:.3}, macro F1 {:.3} ({} clips)",
+        metrics.accuracy, metrics.macro_avg.f1, metrics.total
+    );
+    if let Err(e) = crate::plot::confusion::write(&dir.join("confusion.png"), metrics, &title) {
+        tracing::warn!("{e}");
+    }
     let mut m = metrics.to_json();
     if let (Some(m), serde_json::Value::Object(extra)) = (m.as_object_mut(), extra) {
         m.extend(extra);

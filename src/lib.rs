@@ -30,6 +30,7 @@ pub mod infer;
 pub mod job;
 pub mod model;
 pub mod npy;
+pub mod plot;
 pub mod progress;
 pub mod split;
 pub mod train;

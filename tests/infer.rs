@@ -44,9 +44,18 @@ fn eval_and_predict_use_the_saved_model() {
             .arg(&cache),
     );
     let trained = json(&run.join("metrics.json"));
+    for figure in ["curves.png", "confusion.png"] {
+        assert!(run.join(figure).exists(), "the run has no {figure}");
+    }
 
     // Re-evaluating on the run's own test split reproduces the run's metrics exactly.
-    let out = stdout(ser().args(["-q", "eval"]).arg(&run).arg("--cache").arg(&cache));
+    let out = stdout(
+        ser()
+            .args(["-q", "eval"])
+            .arg(&run)
+            .arg("--cache")
+            .arg(&cache),
+    );
     assert!(out.contains("eval directory"), "{out}");
     let again = json(&run.join("eval/test/metrics.json"));
     for key in ["accuracy", "f1_macro", "f1_weighted", "confusion", "n"] {
@@ -58,7 +67,10 @@ fn eval_and_predict_use_the_saved_model() {
         trained["n"].as_u64().unwrap() + 1,
         "one prediction line per test clip plus a header"
     );
-    assert!(preds.starts_with("path,true,predicted,ANG,DIS,FEA,HAP,NEU,SAD"), "{preds}");
+    assert!(
+        preds.starts_with("path,true,predicted,ANG,DIS,FEA,HAP,NEU,SAD"),
+        "{preds}"
+    );
 
     // Another corpus with the same classes: every clip is evaluated.
     let other = dir.path().join("other");
@@ -86,7 +98,10 @@ fn eval_and_predict_use_the_saved_model() {
             .arg("--cache")
             .arg(&cache),
     );
-    let dir_line = out.lines().find(|l| l.starts_with("eval directory")).unwrap();
+    let dir_line = out
+        .lines()
+        .find(|l| l.starts_with("eval directory"))
+        .unwrap();
     let eval_dir = Path::new(dir_line.trim_start_matches("eval directory: "));
     assert!(eval_dir.starts_with(run.join("eval")), "{dir_line}");
     let m = json(&eval_dir.join("metrics.json"));
@@ -98,7 +113,14 @@ fn eval_and_predict_use_the_saved_model() {
     let b = dir.path().join("b44k-long.wav");
     write_sine_wav(&a, 16_000, 1.2);
     write_sine_wav(&b, 44_100, 4.0);
-    let out = stdout(ser().args(["-q", "predict"]).arg(&run).arg(&a).arg(&b).arg("--json"));
+    let out = stdout(
+        ser()
+            .args(["-q", "predict"])
+            .arg(&run)
+            .arg(&a)
+            .arg(&b)
+            .arg("--json"),
+    );
     let v: Value = serde_json::from_str(&out).unwrap();
     let classes: Vec<&str> = v["classes"]
         .as_array()
@@ -179,8 +201,14 @@ fn small_1d_model_learns_emodb_above_chance() {
     let m = json(&run.join("metrics.json"));
     let acc = m["accuracy"].as_f64().unwrap();
     let n = m["n"].as_u64().unwrap();
-    assert_eq!(n, 87, "the report's split of EmoDB's 289 six-class clips tests on 87");
+    assert_eq!(
+        n, 87,
+        "the report's split of EmoDB's 289 six-class clips tests on 87"
+    );
     eprintln!("EmoDB, small 1D model, 25 epochs: test accuracy {acc:.3} on {n} clips");
     // Chance is 1/6 ≈ 0.167 (always ANG would give 25/87 ≈ 0.29); ask for well above both.
-    assert!(acc > 0.35, "accuracy {acc} on {n} EmoDB test clips is not clearly above chance");
+    assert!(
+        acc > 0.35,
+        "accuracy {acc} on {n} EmoDB test clips is not clearly above chance"
+    );
 }

@@ -10,6 +10,7 @@ mod corpus;
 mod infer;
 mod model;
 mod parity;
+mod plot;
 mod split;
 mod synth;
 mod train;

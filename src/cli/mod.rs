@@ -13,6 +13,7 @@ mod bench;
 mod data;
 mod features;
 mod infer;
+mod plot;
 mod train;
 
 /// Speech emotion recognition experiments: report-exact features, corpora, splits.
@@ -49,6 +50,9 @@ enum Command {
     Eval(infer::EvalArgs),
     /// Predict the emotion of audio files with a finished run's model.
     Predict(infer::PredictArgs),
+    /// Figures: the report's per-clip feature plot.
+    #[command(subcommand)]
+    Plot(plot::PlotCommand),
     /// Models: print a config's layer table and parameter count.
     #[command(subcommand)]
     Model(train::ModelCommand),
@@ -91,6 +95,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Train(args) => train::train(args, quiet),
         Command::Model(cmd) => train::model(cmd),
         Command::Eval(args) => infer::eval(args),
+        Command::Plot(cmd) => plot::run(cmd),
         Command::Predict(args) => infer::predict(args),
     }
 }
