@@ -13,6 +13,8 @@
 //! | training | [`train`] | Adam on cross-entropy, seeded, checkpointed every epoch, exact resume |
 //! | evaluation | [`eval`] | accuracy, F1s, per-class report, confusion matrices |
 //! | job | [`job`] | one resolved config → one trained and evaluated run directory |
+//! | runner | [`runner`] | experiment grids → jobs with stable ids, resumable sweeps, locks |
+//! | report | [`report`] | a results folder → comparison tables (mean ± std over seeds) |
 //!
 //! The `ser` binary is a thin layer over these ([`cli`]).
 
@@ -29,6 +31,8 @@ pub mod job;
 pub mod model;
 pub mod npy;
 pub mod progress;
+pub mod report;
+pub mod runner;
 pub mod split;
 pub mod train;
 

@@ -9,6 +9,7 @@ mod common;
 mod corpus;
 mod model;
 mod parity;
+mod runner;
 mod split;
 mod synth;
 mod train;
