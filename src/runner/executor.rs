@@ -143,11 +143,7 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
         prepared.insert(key, result);
     }
 
-    let pb = (!opts.quiet).then(|| {
-        let pb = crate::progress::bar(todo.len() as u64, "jobs");
-        pb.set_position(0);
-        pb
-    });
+    let pb = (!opts.quiet).then(|| jobs_bar(todo.len()));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Ran)>> = Mutex::new(Vec::new());
     let failures = AtomicUsize::new(0);
@@ -161,6 +157,10 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
             failures.fetch_add(1, Ordering::SeqCst);
         }
         if let Some(pb) = &pb {
+            if pb.position() == 0 {
+                // A rate to estimate from only once a job has finished.
+                pb.set_style(jobs_style(true));
+            }
             pb.inc(1);
             let f = failures.load(Ordering::SeqCst);
             if f > 0 {
@@ -192,6 +192,29 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
     }
     outcome.seconds = started.elapsed().as_secs_f64();
     Ok(outcome)
+}
+
+/// The overall bar: jobs done / total and elapsed time; the estimated time left once a job has
+/// finished (before that there is no rate to estimate from).
+fn jobs_bar(len: usize) -> indicatif::ProgressBar {
+    let pb = crate::progress::bar(len as u64, "");
+    pb.set_style(jobs_style(false));
+    pb.set_prefix("sweep");
+    pb
+}
+
+fn jobs_style(with_eta: bool) -> indicatif::ProgressStyle {
+    let eta = if with_eta {
+        "eta {eta}"
+    } else {
+        "eta after the first job"
+    };
+    let template = format!(
+        "{{prefix:>12}} [{{bar:30}}] {{pos}}/{{len}} jobs, {{elapsed}} so far, {eta} {{wide_msg}}"
+    );
+    indicatif::ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ")
 }
 
 /// What happened to one job.
