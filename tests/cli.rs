@@ -37,7 +37,7 @@ fn failure(c: &mut Command) -> (i32, String) {
 #[test]
 fn help_lists_every_command_and_each_has_an_example() {
     let top = stdout(ser().arg("--help"));
-    for cmd in ["data", "features", "bench"] {
+    for cmd in ["data", "features", "bench", "sweep", "run", "report"] {
         assert!(
             top.contains(cmd),
             "`ser --help` does not list {cmd}:\n{top}"
@@ -50,6 +50,9 @@ fn help_lists_every_command_and_each_has_an_example() {
         &["features", "extract"],
         &["features", "cache"],
         &["bench", "features"],
+        &["sweep"],
+        &["run"],
+        &["report"],
     ] {
         let help = stdout(ser().args(sub).arg("--help"));
         assert!(

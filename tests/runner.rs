@@ -201,6 +201,14 @@ fn a_stopped_sweep_reruns_only_the_missing_jobs() {
         before
     );
     assert_eq!(modified(&results.join(&ids[0]).join("metrics.json")), first);
+
+    // A backend this build lacks is refused before anything is touched, even with --force.
+    if cfg!(not(feature = "wgpu")) {
+        let (code, _, err) = run(sweep(&file, dir.path()).args(["--force", "--backend", "wgpu"]));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("--features wgpu"), "{err}");
+        assert_eq!(modified(&results.join(&ids[0]).join("metrics.json")), first);
+    }
 }
 
 #[test]

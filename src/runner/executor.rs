@@ -125,11 +125,22 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
         opts.jobs.max(1)
     );
 
-    // Features once per distinct (corpus, audio, features), before any job runs.
     let configs: Vec<Config> = todo
         .iter()
         .map(|j| opts.overrides.apply(&j.config))
         .collect();
+    // A backend this build or machine lacks fails every job: say so once, before anything (a
+    // forced rerun would otherwise have emptied done jobs first).
+    let mut devices: Vec<(crate::config::BackendKind, usize)> = Vec::new();
+    for c in &configs {
+        let d = (c.train.backend, c.train.device);
+        if !devices.contains(&d) {
+            crate::train::device(d.0, d.1)?;
+            devices.push(d);
+        }
+    }
+
+    // Features once per distinct (corpus, audio, features), before any job runs.
     let mut prepared: BTreeMap<String, Option<String>> = BTreeMap::new();
     for config in &configs {
         let key = feature_key(config);
