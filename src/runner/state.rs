@@ -118,10 +118,18 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Whether a process with this pid exists (Linux: `/proc/<pid>`; elsewhere `kill -0`).
+/// Whether a process with this pid is alive (Linux: `/proc/<pid>/stat` exists and is not a
+/// zombie, as a killed process is until its parent reaps it; elsewhere `kill -0`).
 fn process_alive(pid: u32) -> bool {
     if Path::new("/proc/self").exists() {
-        return Path::new("/proc").join(pid.to_string()).exists();
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        // "pid (command) S ...": the state follows the last ')'.
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next());
+        return !matches!(state, Some("Z") | Some("X") | Some("x"));
     }
     std::process::Command::new("kill")
         .args(["-0", &pid.to_string()])
@@ -251,6 +259,16 @@ mod tests {
         let text = fs::read_to_string(d.join(LOCK_FILE)).unwrap();
         assert!(text.starts_with(&std::process::id().to_string()), "{text}");
         drop(taken);
+        // A killed process its parent has not reaped yet (a zombie) is gone too.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        fs::write(
+            d.join(LOCK_FILE),
+            format!("{} {}\n", child.id(), hostname()),
+        )
+        .unwrap();
+        assert_eq!(JobState::of(&d), JobState::Pending);
+        child.wait().unwrap();
         // Another host's lock is respected.
         fs::write(d.join(LOCK_FILE), "1 some-other-host\n").unwrap();
         assert!(JobLock::acquire(&d).unwrap().is_none());
