@@ -4,12 +4,24 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 ser := "target/release/ser"
 
-# The main job on the embedded default data: synthetic corpus, check, features into the cache, split.
+# 6 small trainings on the synthetic corpus (generated on first use); a few minutes on 2 cores.
+# The README's main command: results/quickstart/summary.md with mean ± std over seeds.
 quickstart: build
-    {{ser}} data synth --out data/synth --actors 12 --seed 0
-    {{ser}} data check data/synth
-    {{ser}} features cache experiments/quickstart.toml
-    {{ser}} data split experiments/quickstart.toml --out results/quickstart/split
+    {{ser}} sweep experiments/quickstart.toml
+
+# e.g. `just sweep experiments/filters.toml --data DIR --jobs 2`; `--dry-run` lists the jobs.
+# Run an experiment's grid (resuming: done jobs are skipped), then its report.
+sweep FILE *ARGS: build
+    {{ser}} sweep {{FILE}} {{ARGS}}
+
+# e.g. `just run experiments/filters.toml ID --backend wgpu` (needs a `--features wgpu` build).
+# Rerun one job of an experiment by its id.
+run FILE JOB *ARGS: build
+    {{ser}} run {{FILE}} --job {{JOB}} {{ARGS}}
+
+# Comparison tables of results folders (several: side by side), e.g. `just report results/filters`.
+report +DIRS: build
+    {{ser}} report {{DIRS}}
 
 # Release build of the `ser` binary.
 build:

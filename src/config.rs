@@ -543,7 +543,7 @@ impl Config {
 
     /// Parses TOML text; `origin` names the file in error messages.
     pub fn from_toml(text: &str, origin: &Path) -> Result<Self> {
-        let config: Config = toml::from_str(text).map_err(|e| toml_error(origin, e))?;
+        let config: Config = toml::from_str(text).map_err(|e| toml_error_in(origin, text, e))?;
         config.validate(origin)?;
         Ok(config)
     }
@@ -670,4 +670,47 @@ pub fn toml_error(origin: &Path, e: toml::de::Error) -> Error {
         },
         message,
     )
+}
+
+/// [`toml_error`] with the file's text at hand: when the message itself names no key (a value of
+/// the wrong type, a number out of range), the key is read off the line the error points at,
+/// qualified by the `[section]` above it (`train.epochs`).
+pub fn toml_error_in(origin: &Path, text: &str, e: toml::de::Error) -> Error {
+    let named = e.message().split('`').nth(1).is_some();
+    match e
+        .span()
+        .filter(|_| !named)
+        .and_then(|s| key_at(text, s.start))
+    {
+        Some(key) => {
+            let message = e.to_string().trim_end().replace('\n', "\n    ");
+            Error::config(origin, key, message)
+        }
+        None => toml_error(origin, e),
+    }
+}
+
+/// The dotted key of the `key = value` line holding byte `at`, with its section's name in front.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let at = at.min(text.len());
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"').to_string();
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    let section = text[..line_start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        l.strip_prefix('[').map(|h| {
+            h.trim_start_matches('[')
+                .trim_end_matches(']')
+                .trim()
+                .to_string()
+        })
+    });
+    Some(match section {
+        Some(s) if !s.is_empty() => format!("{s}.{key}"),
+        _ => key,
+    })
 }

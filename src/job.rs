@@ -29,6 +29,20 @@ pub struct JobOptions {
     pub skip_bad: bool,
     /// No progress bars.
     pub quiet: bool,
+    /// Sweeps set this to the job id: epoch bars are prefixed with it and cleared after each
+    /// epoch (see [`TrainJob::label`]).
+    pub label: Option<String>,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        Self {
+            cache_dir: PathBuf::from("results/cache"),
+            skip_bad: false,
+            quiet: false,
+            label: None,
+        }
+    }
 }
 
 /// What a finished job produced.
@@ -89,6 +103,7 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
         corpus.classes.clone(),
     );
     job.quiet = opts.quiet;
+    job.label = opts.label.clone();
     let outcome = train::train(&job, &train_x, &valid_x, run_dir)?;
     let device = train::device(config.train.backend, config.train.device)?;
     let probabilities =

@@ -14,6 +14,8 @@
 //! | evaluation | [`eval`] | accuracy, F1s, per-class report, confusion matrices |
 //! | job | [`job`] | one resolved config → one trained and evaluated run directory |
 //! | inference | [`infer`] | a finished run re-evaluated (own test split, other corpora) or applied to files |
+//! | runner | [`runner`] | experiment grids → jobs with stable ids, resumable sweeps, locks |
+//! | report | [`report`] | a results folder → comparison tables (mean ± std over seeds) |
 //!
 //! The `ser` binary is a thin layer over these ([`cli`]).
 
@@ -32,6 +34,8 @@ pub mod model;
 pub mod npy;
 pub mod plot;
 pub mod progress;
+pub mod report;
+pub mod runner;
 pub mod split;
 pub mod train;
 

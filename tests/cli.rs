@@ -7,7 +7,9 @@ use crate::common::{failure, ser, stdout, write_sine_wav};
 #[test]
 fn help_lists_every_command_and_each_has_an_example() {
     let top = stdout(ser().arg("--help"));
-    for cmd in ["data", "features", "bench"] {
+    for cmd in [
+        "data", "features", "bench", "sweep", "run", "report", "train", "eval", "predict", "plot",
+    ] {
         assert!(
             top.contains(cmd),
             "`ser --help` does not list {cmd}:\n{top}"
@@ -20,6 +22,14 @@ fn help_lists_every_command_and_each_has_an_example() {
         &["features", "extract"],
         &["features", "cache"],
         &["bench", "features"],
+        &["sweep"],
+        &["run"],
+        &["report"],
+        &["train"],
+        &["eval"],
+        &["predict"],
+        &["plot", "audio"],
+        &["model", "summary"],
     ] {
         let help = stdout(ser().args(sub).arg("--help"));
         assert!(

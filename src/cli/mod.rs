@@ -14,13 +14,15 @@ mod data;
 mod features;
 mod infer;
 mod plot;
+mod report;
+mod sweep;
 mod train;
 
 /// Speech emotion recognition experiments: report-exact features, corpora, splits.
 #[derive(Debug, Parser)]
 #[command(name = "ser", version, about, long_about = None, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  ser data synth --out data/synth\n  ser data check data/CREMA-D/AudioWAV --manifest audiowav-manifest.csv\n  ser features extract clip.wav --out features/\n  ser train experiments/quickstart.toml\n  ser predict results/train/quickstart clip.wav\n  ser bench features --corpus ../shared/data/emodb/wav"
+    after_help = "Examples:\n  ser sweep experiments/quickstart.toml\n  ser report results/quickstart\n  ser train experiments/quickstart.toml --out results/one\n  ser predict results/one clip.wav\n  ser plot audio clip.wav\n  ser data check data/CREMA-D/AudioWAV --manifest audiowav-manifest.csv\n  ser bench features --corpus ../shared/data/emodb/wav"
 )]
 pub struct Cli {
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
@@ -46,6 +48,12 @@ enum Command {
     Features(features::FeaturesCommand),
     /// Train and evaluate one config into a run directory (resumes after a kill).
     Train(train::TrainArgs),
+    /// Run an experiment's grid (resumes: jobs already done are skipped), then its report.
+    Sweep(sweep::SweepArgs),
+    /// Rerun one job of an experiment (e.g. on a GPU with --backend wgpu).
+    Run(sweep::RunArgs),
+    /// Write comparison tables (summary.md, summary.csv) of experiments' results folders.
+    Report(report::ReportArgs),
     /// Re-evaluate a finished run's model on its test split or on another corpus.
     Eval(infer::EvalArgs),
     /// Predict the emotion of audio files with a finished run's model.
@@ -94,6 +102,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Train(args) => train::train(args, quiet),
         Command::Model(cmd) => train::model(cmd),
+        Command::Sweep(args) => sweep::sweep(args, quiet),
+        Command::Run(args) => sweep::run(args, quiet),
+        Command::Report(args) => report::report(args),
         Command::Eval(args) => infer::eval(args),
         Command::Plot(cmd) => plot::run(cmd),
         Command::Predict(args) => infer::predict(args),

@@ -71,6 +71,7 @@ pub fn train(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
         cache_dir: args.cache,
         skip_bad: args.skip_bad,
         quiet,
+        label: None,
     };
     let s = job::run(&cfg, &out, &opts)?;
     println!("{}", s.metrics.report_text(4));

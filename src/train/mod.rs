@@ -57,6 +57,9 @@ pub struct TrainJob {
     pub stop_after: Option<usize>,
     /// Draw no progress bar.
     pub quiet: bool,
+    /// Set by sweeps (the job id): the epoch bar is prefixed with it and cleared when the epoch
+    /// ends, instead of staying on screen as one line per epoch.
+    pub label: Option<String>,
 }
 
 impl TrainJob {
@@ -68,6 +71,7 @@ impl TrainJob {
             classes,
             stop_after: None,
             quiet: false,
+            label: None,
         }
     }
 
@@ -320,7 +324,7 @@ pub fn train(
             order.shuffle(&mut rng);
         }
         let steps = order.len().div_ceil(config.batch_size);
-        let pb = epoch_bar(job.quiet, steps, epoch, config.epochs);
+        let pb = epoch_bar(job, steps, epoch, config.epochs);
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         let keep = 1.0 - config.model.dropout();
         let dense = config.model.dense();
@@ -358,7 +362,11 @@ pub fn train(
             val_accuracy,
             seconds: t0.elapsed().as_secs_f64(),
         };
-        if let Some(pb) = pb {
+        if job.label.is_some() {
+            if let Some(pb) = &pb {
+                pb.finish_and_clear();
+            }
+        } else if let Some(pb) = pb {
             pb.finish_with_message(format!(
                 "loss {:.4} acc {:.4} val_loss {:.4} val_acc {:.4} ({:.1} s)",
                 record.loss, record.accuracy, val_loss, val_accuracy, record.seconds
@@ -615,12 +623,12 @@ fn validate(model: &Net, x: &Examples, batch_size: usize, device: &Device) -> (f
 }
 
 fn epoch_bar(
-    quiet: bool,
+    job: &TrainJob,
     steps: usize,
     epoch: usize,
     epochs: usize,
 ) -> Option<indicatif::ProgressBar> {
-    if quiet {
+    if job.quiet {
         return None;
     }
     let pb = crate::progress::bar(steps as u64, "");
@@ -629,7 +637,10 @@ fn epoch_bar(
     ) {
         pb.set_style(style.progress_chars("=> "));
     }
-    pb.set_prefix(format!("epoch {epoch}/{epochs}"));
+    match &job.label {
+        Some(label) => pb.set_prefix(format!("{label} epoch {epoch}/{epochs}")),
+        None => pb.set_prefix(format!("epoch {epoch}/{epochs}")),
+    }
     Some(pb)
 }
 

@@ -1,0 +1,54 @@
+//! `ser report`: comparison tables of experiments' results folders.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::error::{Error, Result};
+use crate::report;
+
+/// `ser report DIR...`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  ser report results/quickstart\n  \
+    ser report results/filters results/epochs   (side by side: also writes results/comparison.md)")]
+pub struct ReportArgs {
+    /// Results folders of experiments (OUT/<experiment>/).
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// With several folders: where comparison.md / comparison.csv go (default: the first
+    /// folder's parent).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+pub fn report(args: ReportArgs) -> Result<ExitCode> {
+    let mut summaries = Vec::new();
+    for dir in &args.dirs {
+        let s = report::load(dir)?;
+        let md = report::write(&s)?;
+        if args.dirs.len() == 1 {
+            println!("{md}");
+        }
+        eprintln!("wrote {}", dir.join("summary.md").display());
+        summaries.push(s);
+    }
+    if summaries.len() > 1 {
+        let out = args.out.clone().unwrap_or_else(|| {
+            args.dirs[0]
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        });
+        std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+        let md = report::compare_markdown(&summaries);
+        let w = |name: &str, text: &str| {
+            crate::train::checkpoint::write_atomic(&out.join(name), text.as_bytes())
+        };
+        w("comparison.md", &md)?;
+        w("comparison.csv", &report::compare_csv(&summaries))?;
+        println!("{md}");
+        eprintln!("wrote {}", out.join("comparison.md").display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,460 @@
+//! The exporters: a [`Summary`] (or several side by side) as Markdown and as CSV.
+
+use std::collections::BTreeMap;
+
+use toml::Value;
+
+use super::{Row, Stat, Summary, METRICS};
+use crate::runner::grid::{describe, show, value_of};
+use crate::runner::JobState;
+
+/// Column head and decimals of a metric.
+fn metric_info(name: &str) -> (&'static str, usize) {
+    METRICS
+        .iter()
+        .find(|m| m.0 == name)
+        .map(|m| (m.1, m.2))
+        .unwrap_or(("?", 4))
+}
+
+/// `0.4868 ± 0.0050`; a single run without ±; no run `—`.
+pub fn cell(stat: Option<Stat>, decimals: usize) -> String {
+    match stat {
+        None => "—".into(),
+        Some(Stat {
+            mean, std: Some(s), ..
+        }) => format!("{mean:.decimals$} ± {s:.decimals$}"),
+        Some(Stat { mean, .. }) => format!("{mean:.decimals$}"),
+    }
+}
+
+/// Column heads for dotted keys: the last part (`filters`) unless two keys share it.
+fn heads(keys: &[String]) -> Vec<String> {
+    let last = |k: &str| k.rsplit('.').next().unwrap_or(k).to_string();
+    keys.iter()
+        .map(|k| {
+            let l = last(k);
+            if keys.iter().filter(|o| last(o) == l).count() > 1 {
+                k.clone()
+            } else {
+                l
+            }
+        })
+        .collect()
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn md_table(head: &[String], body: &[Vec<String>]) -> String {
+    let mut out = format!("| {} |\n", head.join(" | "));
+    out += &format!("|{}\n", "---|".repeat(head.len()));
+    for row in body {
+        let cells: Vec<String> = row.iter().map(|c| md_escape(c)).collect();
+        out += &format!("| {} |\n", cells.join(" | "));
+    }
+    out
+}
+
+fn runs_cell(row: &Row) -> String {
+    let mut extra = Vec::new();
+    if row.failed > 0 {
+        extra.push(format!("{} failed", row.failed));
+    }
+    if row.pending > 0 {
+        extra.push(format!("{} not done", row.pending));
+    }
+    if extra.is_empty() {
+        row.done.to_string()
+    } else {
+        format!("{} ({})", row.done, extra.join(", "))
+    }
+}
+
+/// The summary as Markdown: a title, what was averaged, one table per `tables_by` value, then
+/// failed jobs and jobs not done yet.
+pub fn markdown(s: &Summary) -> String {
+    let l = &s.layout;
+    let (done, failed, other) = s.counts();
+    let mut out = format!("# {}\n\n", s.name);
+    if let Some(note) = &l.note {
+        out += &format!("{}\n\n", note.trim());
+    }
+    out += &format!(
+        "{done} of {} jobs done, {failed} failed, {other} not done yet ({}).\n",
+        s.jobs.len(),
+        s.dir.display()
+    );
+    if l.seeds.is_empty() {
+        out += "One run per row.\n";
+    } else {
+        out += &format!(
+            "Cells: mean ± sample standard deviation (n − 1) over {}; n = runs averaged.\n",
+            l.seeds
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if l.references.iter().any(|r| !r.values.is_empty()) {
+        out += "Columns marked (report) are the published single-run numbers.\n";
+    }
+    if !s.fixed.is_empty() {
+        let f: Vec<String> = s
+            .fixed
+            .iter()
+            .map(|(k, v)| format!("`{k} = {}`", show(v)))
+            .collect();
+        out += &format!("Settings (where not the defaults): {}.\n", f.join(", "));
+    }
+    let has_ref: Vec<bool> = (0..l.metrics.len())
+        .map(|m| s.rows.iter().any(|r| r.reference[m].is_some()))
+        .collect();
+    let mut head = heads(&l.rows);
+    for (m, name) in l.metrics.iter().enumerate() {
+        let (label, _) = metric_info(name);
+        head.push(label.to_string());
+        if has_ref[m] {
+            head.push(format!("{label} (report)"));
+        }
+    }
+    head.push("n".into());
+    let mut tables: Vec<&Vec<Value>> = Vec::new();
+    for r in &s.rows {
+        if !tables.contains(&&r.table) {
+            tables.push(&r.table);
+        }
+    }
+    for t in tables {
+        out += "\n";
+        if !l.tables_by.is_empty() {
+            let title: Vec<String> = l
+                .tables_by
+                .iter()
+                .zip(t)
+                .map(|(k, v)| format!("{k} = {}", show(v)))
+                .collect();
+            out += &format!("## {}\n\n", title.join(", "));
+        }
+        let body: Vec<Vec<String>> = s
+            .rows
+            .iter()
+            .filter(|r| &r.table == t)
+            .map(|r| {
+                let mut cells: Vec<String> = r.label.iter().map(show).collect();
+                for (m, name) in l.metrics.iter().enumerate() {
+                    let (_, dec) = metric_info(name);
+                    cells.push(cell(r.stats[m], dec));
+                    if has_ref[m] {
+                        cells.push(
+                            r.reference[m]
+                                .map(|x| format!("{x:.dec$}"))
+                                .unwrap_or_else(|| "—".into()),
+                        );
+                    }
+                }
+                cells.push(runs_cell(r));
+                cells
+            })
+            .collect();
+        out += &md_table(&head, &body);
+    }
+    let failed: Vec<Vec<String>> = s
+        .jobs
+        .iter()
+        .filter_map(|j| match &j.state {
+            JobState::Failed(m) => Some(vec![
+                format!("`{}`", j.job.id),
+                describe(&j.job.point),
+                m.lines().next().unwrap_or("").to_string(),
+            ]),
+            _ => None,
+        })
+        .collect();
+    if !failed.is_empty() {
+        out += "\n## Failed jobs\n\nThe full message is in `<job>/error.txt`.\n\n";
+        out += &md_table(
+            &["job".into(), "grid point".into(), "error".into()],
+            &failed,
+        );
+    }
+    let waiting: Vec<Vec<String>> = s
+        .jobs
+        .iter()
+        .filter(|j| {
+            matches!(
+                j.state,
+                JobState::Pending | JobState::Started | JobState::Running(_)
+            )
+        })
+        .map(|j| {
+            vec![
+                format!("`{}`", j.job.id),
+                describe(&j.job.point),
+                match &j.state {
+                    JobState::Running(who) => format!("running ({who})"),
+                    st => st.word().to_string(),
+                },
+            ]
+        })
+        .collect();
+    if !waiting.is_empty() {
+        out += "\n## Not done yet\n\n";
+        out += &md_table(
+            &["job".into(), "grid point".into(), "state".into()],
+            &waiting,
+        );
+    }
+    if s.stale > 0 {
+        out += &format!(
+            "\n{} job director{} in the folder {} not in this grid (an earlier version of it) \
+             and {} left out.\n",
+            s.stale,
+            if s.stale == 1 { "y" } else { "ies" },
+            if s.stale == 1 { "is" } else { "are" },
+            if s.stale == 1 { "is" } else { "are" },
+        );
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn num(x: Option<f64>) -> String {
+    x.map(|v| format!("{v}")).unwrap_or_default()
+}
+
+/// The summary as CSV: one line per row, keys as dotted columns, each metric as
+/// `<metric>_mean,<metric>_std[,<metric>_reference]`, then `n,failed,not_done`.
+pub fn csv(s: &Summary) -> String {
+    let l = &s.layout;
+    let has_ref: Vec<bool> = (0..l.metrics.len())
+        .map(|m| s.rows.iter().any(|r| r.reference[m].is_some()))
+        .collect();
+    let mut head: Vec<String> = vec!["experiment".into()];
+    head.extend(l.tables_by.iter().cloned());
+    head.extend(l.rows.iter().cloned());
+    for (m, name) in l.metrics.iter().enumerate() {
+        head.push(format!("{name}_mean"));
+        head.push(format!("{name}_std"));
+        if has_ref[m] {
+            head.push(format!("{name}_reference"));
+        }
+    }
+    head.extend(["n".into(), "failed".into(), "not_done".into()]);
+    let mut out = head.join(",") + "\n";
+    for r in &s.rows {
+        let mut cells = vec![s.name.clone()];
+        cells.extend(r.table.iter().chain(&r.label).map(show));
+        for ((stat, reference), shown) in r.stats.iter().zip(&r.reference).zip(&has_ref) {
+            cells.push(num(stat.map(|x| x.mean)));
+            cells.push(num(stat.and_then(|x| x.std)));
+            if *shown {
+                cells.push(num(*reference));
+            }
+        }
+        cells.extend([
+            r.done.to_string(),
+            r.failed.to_string(),
+            r.pending.to_string(),
+        ]);
+        let cells: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
+        out += &(cells.join(",") + "\n");
+    }
+    out
+}
+
+/// Rows of several experiments aligned on their keys: the union of every experiment's row and
+/// table keys, each row's values read from its jobs' configs.
+struct Aligned {
+    keys: Vec<String>,
+    metrics: Vec<String>,
+    /// Key values → per experiment, the row there (if any).
+    rows: Vec<(Vec<String>, Vec<Option<Row>>)>,
+}
+
+fn align(summaries: &[Summary]) -> Aligned {
+    let mut keys: Vec<String> = Vec::new();
+    for s in summaries {
+        for k in s.layout.tables_by.iter().chain(&s.layout.rows) {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    let metrics: Vec<String> = summaries
+        .first()
+        .map(|s| s.layout.metrics.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| summaries.iter().all(|s| s.layout.metrics.contains(m)))
+        .collect();
+    let mut rows: Vec<(Vec<String>, Vec<Option<Row>>)> = Vec::new();
+    for (e, s) in summaries.iter().enumerate() {
+        for r in &s.rows {
+            let values: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    value_of(&r.job, k)
+                        .map(|v| show(&v))
+                        .unwrap_or_else(|| "—".into())
+                })
+                .collect();
+            let mut projected = r.clone();
+            projected.stats = metrics
+                .iter()
+                .map(|m| {
+                    s.layout
+                        .metrics
+                        .iter()
+                        .position(|x| x == m)
+                        .and_then(|i| r.stats[i])
+                })
+                .collect();
+            projected.reference = metrics
+                .iter()
+                .map(|m| {
+                    s.layout
+                        .metrics
+                        .iter()
+                        .position(|x| x == m)
+                        .and_then(|i| r.reference[i])
+                })
+                .collect();
+            match rows.iter_mut().find(|(v, _)| *v == values) {
+                Some((_, per)) => per[e] = Some(projected),
+                None => {
+                    let mut per = vec![None; summaries.len()];
+                    per[e] = Some(projected);
+                    rows.push((values, per));
+                }
+            }
+        }
+    }
+    Aligned {
+        keys,
+        metrics,
+        rows,
+    }
+}
+
+/// Several experiments side by side: one table, rows aligned on the union of their keys, for
+/// each metric one column per experiment (and the published number, where one is known).
+pub fn compare_markdown(summaries: &[Summary]) -> String {
+    let a = align(summaries);
+    let names: Vec<&str> = summaries.iter().map(|s| s.name.as_str()).collect();
+    let mut out = format!("# {}\n\n", names.join(" vs "));
+    out += "Cells: mean ± sample standard deviation over seeds; — where an experiment has no such row.\n\n";
+    let reference: Vec<Vec<Option<f64>>> = a
+        .rows
+        .iter()
+        .map(|(_, per)| {
+            (0..a.metrics.len())
+                .map(|m| per.iter().flatten().find_map(|r| r.reference[m]))
+                .collect()
+        })
+        .collect();
+    let has_ref: Vec<bool> = (0..a.metrics.len())
+        .map(|m| reference.iter().any(|r| r[m].is_some()))
+        .collect();
+    let mut head = heads(&a.keys);
+    for (m, name) in a.metrics.iter().enumerate() {
+        let (label, _) = metric_info(name);
+        for n in &names {
+            head.push(format!("{label} ({n})"));
+        }
+        if has_ref[m] {
+            head.push(format!("{label} (report)"));
+        }
+    }
+    for n in &names {
+        head.push(format!("n ({n})"));
+    }
+    let body: Vec<Vec<String>> = a
+        .rows
+        .iter()
+        .zip(&reference)
+        .map(|((values, per), refs)| {
+            let mut cells = values.clone();
+            for (m, name) in a.metrics.iter().enumerate() {
+                let (_, dec) = metric_info(name);
+                for r in per {
+                    cells.push(r.as_ref().map_or("—".into(), |r| cell(r.stats[m], dec)));
+                }
+                if has_ref[m] {
+                    cells.push(refs[m].map_or("—".into(), |x| format!("{x:.dec$}")));
+                }
+            }
+            for r in per {
+                cells.push(r.as_ref().map_or("—".into(), runs_cell));
+            }
+            cells
+        })
+        .collect();
+    out += &md_table(&head, &body);
+    out
+}
+
+/// [`compare_markdown`] as CSV: one line per (row, experiment).
+pub fn compare_csv(summaries: &[Summary]) -> String {
+    let a = align(summaries);
+    let mut head: Vec<String> = vec!["experiment".into()];
+    head.extend(a.keys.iter().cloned());
+    for m in &a.metrics {
+        head.extend([
+            format!("{m}_mean"),
+            format!("{m}_std"),
+            format!("{m}_reference"),
+        ]);
+    }
+    head.push("n".into());
+    let mut out = head.join(",") + "\n";
+    let by_name: BTreeMap<usize, &str> = summaries
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, s.name.as_str()))
+        .collect();
+    for (values, per) in &a.rows {
+        for (e, r) in per.iter().enumerate() {
+            let Some(r) = r else { continue };
+            let mut cells = vec![by_name[&e].to_string()];
+            cells.extend(values.iter().cloned());
+            for m in 0..a.metrics.len() {
+                cells.push(num(r.stats[m].map(|x| x.mean)));
+                cells.push(num(r.stats[m].and_then(|x| x.std)));
+                cells.push(num(r.reference[m]));
+            }
+            cells.push(r.done.to_string());
+            let cells: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
+            out += &(cells.join(",") + "\n");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_and_heads() {
+        assert_eq!(cell(Stat::of(&[0.5, 0.6, 0.7]), 4), "0.6000 ± 0.1000");
+        assert_eq!(cell(Stat::of(&[12.0]), 1), "12.0");
+        assert_eq!(cell(None, 4), "—");
+        let keys = vec![
+            "model.filters".to_string(),
+            "model.kind".into(),
+            "features.kind".into(),
+        ];
+        assert_eq!(heads(&keys), ["filters", "model.kind", "features.kind"]);
+        assert_eq!(csv_field("[1, 2]"), "\"[1, 2]\"");
+    }
+}

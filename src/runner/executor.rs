@@ -1,0 +1,410 @@
+//! Runs jobs on this machine: the ones not done yet, `--jobs N` at a time, each under its lock.
+//!
+//! 1. Jobs whose directory has `metrics.json` are skipped (`--force` empties and reruns them).
+//! 2. The features of every distinct (corpus, audio, features) among the remaining jobs are
+//!    prepared one set after the other ([`Trainer::prepare`]; extraction itself is parallel), so
+//!    jobs running side by side only ever read the cache.
+//! 3. N worker threads take jobs in grid order. A job locked by a live process (another sweep)
+//!    is left to it; a failure (an error or a panic) is written to `error.txt` and the sweep goes
+//!    on. One progress bar counts jobs done / total with the ETA; the running jobs' epoch bars sit
+//!    under it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::grid::{Experiment, Job};
+use super::state::{self, JobLock, JobState};
+use super::{Overrides, Trainer, EXPERIMENT_FILE};
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// How to run a set of jobs.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    /// The experiment's results folder: job `id` runs in `<out>/<id>/`.
+    pub out: PathBuf,
+    /// Jobs at once (at least 1).
+    pub jobs: usize,
+    /// Rerun jobs that are done, from scratch.
+    pub force: bool,
+    /// Run at most this many jobs now; the rest stay pending for the next sweep.
+    pub limit: Option<usize>,
+    /// Command-line values applied to every job's config.
+    pub overrides: Overrides,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+impl SweepOptions {
+    /// Defaults for a results folder: one job at a time, nothing forced, no limit.
+    pub fn new(out: impl Into<PathBuf>) -> Self {
+        Self {
+            out: out.into(),
+            jobs: 1,
+            force: false,
+            limit: None,
+            overrides: Overrides::default(),
+            quiet: false,
+        }
+    }
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SweepOutcome {
+    /// Jobs in the grid.
+    pub total: usize,
+    /// Done before this sweep started (skipped).
+    pub already_done: usize,
+    /// Ids run to completion now.
+    pub ran: Vec<String>,
+    /// Ids that failed now, with the message.
+    pub failed: Vec<(String, String)>,
+    /// Ids left alone because a live process (another sweep) holds their lock.
+    pub busy: Vec<String>,
+    /// Jobs not started because of `limit`.
+    pub deferred: usize,
+    /// Wall time of the sweep.
+    pub seconds: f64,
+}
+
+impl SweepOutcome {
+    /// Jobs done now or before.
+    pub fn done(&self) -> usize {
+        self.already_done + self.ran.len()
+    }
+}
+
+/// Runs the experiment's `jobs` into `opts.out`, after copying the experiment file there (for
+/// `ser report`).
+pub fn sweep(
+    exp: &Experiment,
+    jobs: &[Job],
+    trainer: &dyn Trainer,
+    opts: &SweepOptions,
+) -> Result<SweepOutcome> {
+    std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
+    crate::train::checkpoint::write_atomic(&opts.out.join(EXPERIMENT_FILE), exp.text.as_bytes())?;
+    run_jobs(jobs, trainer, opts)
+}
+
+/// Runs every job of `jobs` that is not done (all of them with `force`), at most `opts.limit`.
+pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Result<SweepOutcome> {
+    let started = Instant::now();
+    let mut outcome = SweepOutcome {
+        total: jobs.len(),
+        ..SweepOutcome::default()
+    };
+    let mut todo: Vec<&Job> = Vec::new();
+    for job in jobs {
+        let done = JobState::of(&opts.out.join(&job.id)) == JobState::Done;
+        if done && !opts.force {
+            outcome.already_done += 1;
+        } else {
+            todo.push(job);
+        }
+    }
+    if let Some(limit) = opts.limit {
+        if todo.len() > limit {
+            outcome.deferred = todo.len() - limit;
+            todo.truncate(limit);
+        }
+    }
+    if todo.is_empty() {
+        outcome.seconds = started.elapsed().as_secs_f64();
+        return Ok(outcome);
+    }
+    tracing::info!(
+        "{} of {} jobs to run ({} done before), {} at a time",
+        todo.len(),
+        jobs.len(),
+        outcome.already_done,
+        opts.jobs.max(1)
+    );
+
+    let configs: Vec<Config> = todo
+        .iter()
+        .map(|j| opts.overrides.apply(&j.config))
+        .collect();
+    // A backend this build or machine lacks fails every job: say so once, before anything (a
+    // forced rerun would otherwise have emptied done jobs first).
+    let mut devices: Vec<(crate::config::BackendKind, usize)> = Vec::new();
+    for c in &configs {
+        let d = (c.train.backend, c.train.device);
+        if !devices.contains(&d) {
+            crate::train::device(d.0, d.1)?;
+            devices.push(d);
+        }
+    }
+
+    // Features once per distinct (corpus, audio, features), before any job runs.
+    let mut prepared: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for config in &configs {
+        let key = feature_key(config);
+        if prepared.contains_key(&key) {
+            continue;
+        }
+        let result = trainer.prepare(config).err().map(|e| e.to_string());
+        if let Some(e) = &result {
+            tracing::error!("features for {}: {e}", config.data.path.display());
+        }
+        prepared.insert(key, result);
+    }
+
+    let pb = (!opts.quiet).then(|| jobs_bar(todo.len()));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Ran)>> = Mutex::new(Vec::new());
+    let failures = AtomicUsize::new(0);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        let Some(job) = todo.get(i) else { break };
+        let config = &configs[i];
+        let prep_error = prepared.get(&feature_key(config)).cloned().flatten();
+        let ran = run_one(job, config, prep_error, trainer, opts);
+        if matches!(ran, Ran::Failed(_)) {
+            failures.fetch_add(1, Ordering::SeqCst);
+        }
+        if let Some(pb) = &pb {
+            if pb.position() == 0 {
+                // A rate to estimate from only once a job has finished.
+                pb.set_style(jobs_style(true));
+            }
+            pb.inc(1);
+            let f = failures.load(Ordering::SeqCst);
+            if f > 0 {
+                pb.set_message(format!("{f} failed"));
+            }
+        }
+        if let Ok(mut r) = results.lock() {
+            r.push((i, ran));
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.clamp(1, todo.len()) {
+            s.spawn(work);
+        }
+    });
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    for (i, ran) in results {
+        let id = todo[i].id.clone();
+        match ran {
+            Ran::Done => outcome.ran.push(id),
+            Ran::AlreadyDone => outcome.already_done += 1,
+            Ran::Failed(m) => outcome.failed.push((id, m)),
+            Ran::Busy => outcome.busy.push(id),
+        }
+    }
+    outcome.seconds = started.elapsed().as_secs_f64();
+    Ok(outcome)
+}
+
+/// The overall bar: jobs done / total and elapsed time; the estimated time left once a job has
+/// finished (before that there is no rate to estimate from).
+fn jobs_bar(len: usize) -> indicatif::ProgressBar {
+    let pb = crate::progress::bar(len as u64, "");
+    pb.set_style(jobs_style(false));
+    pb.set_prefix("sweep");
+    pb
+}
+
+fn jobs_style(with_eta: bool) -> indicatif::ProgressStyle {
+    let eta = if with_eta {
+        "eta {eta}"
+    } else {
+        "eta after the first job"
+    };
+    let template = format!(
+        "{{prefix:>12}} [{{bar:30}}] {{pos}}/{{len}} jobs, {{elapsed}} so far, {eta} {{wide_msg}}"
+    );
+    indicatif::ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// What happened to one job.
+enum Ran {
+    Done,
+    /// Another sweep finished it between the first look and taking the lock.
+    AlreadyDone,
+    Failed(String),
+    Busy,
+}
+
+fn run_one(
+    job: &Job,
+    config: &Config,
+    prep_error: Option<String>,
+    trainer: &dyn Trainer,
+    opts: &SweepOptions,
+) -> Ran {
+    let dir = opts.out.join(&job.id);
+    let lock = match JobLock::acquire(&dir) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            tracing::warn!("{}: running in another process, left to it", job.id);
+            return Ran::Busy;
+        }
+        Err(e) => return Ran::Failed(e.to_string()),
+    };
+    let result = (|| -> Result<Ran> {
+        if JobState::of(&dir) == JobState::Done {
+            if !opts.force {
+                return Ok(Ran::AlreadyDone);
+            }
+            state::clear(&dir)?;
+        }
+        let _ = std::fs::remove_file(dir.join(state::ERROR_FILE));
+        if let Some(e) = prep_error {
+            return Err(Error::Usage(format!("preparing the features failed: {e}")));
+        }
+        catch_panic(|| trainer.run(&job.id, config, &dir))?;
+        Ok(Ran::Done)
+    })();
+    let ran = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let message = e.to_string();
+            tracing::error!("{} failed: {message}", job.id);
+            if let Err(w) = state::record_failure(&dir, &message) {
+                tracing::error!("{w}");
+            }
+            Ran::Failed(message)
+        }
+    };
+    drop(lock);
+    ran
+}
+
+/// Runs `f`, turning a panic (a bug, or a backend that gave up) into an error.
+fn catch_panic(f: impl FnOnce() -> Result<()>) -> Result<()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(Error::Usage(format!("panicked: {what}")))
+    })
+}
+
+/// What decides a job's features: corpus, audio and feature sections.
+fn feature_key(config: &Config) -> String {
+    serde_json::to_string(&(&config.data, &config.audio, &config.features)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Writes `metrics.json` at once; fails jobs whose seed is in `fail`; counts calls.
+    struct Mock {
+        fail: Vec<u64>,
+        prepared: Mutex<Vec<String>>,
+        ran: AtomicUsize,
+    }
+
+    impl Trainer for Mock {
+        fn prepare(&self, config: &Config) -> Result<()> {
+            self.prepared
+                .lock()
+                .unwrap()
+                .push(config.features.kind.to_string());
+            Ok(())
+        }
+        fn run(&self, _id: &str, config: &Config, dir: &Path) -> Result<()> {
+            self.ran.fetch_add(1, Ordering::SeqCst);
+            if self.fail.contains(&config.train.seed) {
+                return Err(Error::Usage(format!(
+                    "seed {} is cursed",
+                    config.train.seed
+                )));
+            }
+            if config.train.seed == 99 {
+                panic!("a bug");
+            }
+            std::fs::write(dir.join("metrics.json"), "{}").map_err(|e| Error::io(dir, e))
+        }
+    }
+
+    fn mock(fail: &[u64]) -> Mock {
+        Mock {
+            fail: fail.to_vec(),
+            prepared: Mutex::new(Vec::new()),
+            ran: AtomicUsize::new(0),
+        }
+    }
+
+    fn experiment(seeds: &str) -> Experiment {
+        Experiment::from_toml(
+            &format!(
+                "[data]\ncorpus = \"synth\"\n[model]\nfilters = [4]\ndense = 4\n\
+                 [grid]\n\"train.seed\" = {seeds}\n\
+                 [[grid.include]]\n\"model.kind\" = \"cnn2d\"\n\"features.kind\" = \"mel-db\"\n"
+            ),
+            Path::new("exp.toml"),
+            "exp".into(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn runs_each_job_once_prepares_each_feature_set_once_and_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let exp = experiment("[1, 2, 3]");
+        let jobs = exp.jobs().unwrap();
+        assert_eq!(jobs.len(), 6);
+        let mut opts = SweepOptions::new(dir.path().join("exp"));
+        opts.quiet = true;
+        opts.jobs = 3;
+        opts.limit = Some(4);
+        let m = mock(&[]);
+        let first = sweep(&exp, &jobs, &m, &opts).unwrap();
+        assert_eq!((first.ran.len(), first.deferred), (4, 2));
+        assert_eq!(*m.prepared.lock().unwrap(), ["zcr+rms", "mel-db"]);
+        assert!(dir.path().join("exp").join(EXPERIMENT_FILE).is_file());
+        opts.limit = None;
+        let m = mock(&[]);
+        let second = sweep(&exp, &jobs, &m, &opts).unwrap();
+        assert_eq!((second.already_done, second.ran.len()), (4, 2));
+        assert_eq!(m.ran.load(Ordering::SeqCst), 2);
+        assert_eq!(*m.prepared.lock().unwrap(), ["mel-db"]);
+        opts.force = true;
+        let m = mock(&[]);
+        let forced = sweep(&exp, &jobs, &m, &opts).unwrap();
+        assert_eq!(forced.ran.len(), 6);
+    }
+
+    #[test]
+    fn failures_are_recorded_and_the_sweep_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let exp = experiment("[1, 2, 99]");
+        let jobs = exp.jobs().unwrap();
+        let mut opts = SweepOptions::new(dir.path().join("exp"));
+        opts.quiet = true;
+        opts.jobs = 2;
+        let out = sweep(&exp, &jobs, &mock(&[2]), &opts).unwrap();
+        // seed 2 fails in both kinds, 99 panics in both
+        assert_eq!(out.failed.len(), 4, "{out:?}");
+        assert_eq!(out.ran.len(), 2);
+        let (id, msg) = &out.failed[0];
+        assert!(msg.contains("cursed"), "{msg}");
+        let text = std::fs::read_to_string(opts.out.join(id).join("error.txt")).unwrap();
+        assert!(text.contains("cursed"));
+        assert!(out
+            .failed
+            .iter()
+            .any(|(_, m)| m.contains("panicked: a bug")));
+        // A rerun retries the failed jobs only; this time they pass and error.txt goes.
+        let again = sweep(&exp, &jobs, &mock(&[99]), &opts).unwrap();
+        assert_eq!((again.already_done, again.ran.len()), (2, 2));
+        assert!(!opts.out.join(id).join("error.txt").exists());
+    }
+}

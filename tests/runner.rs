@@ -1,0 +1,436 @@
+//! The experiment runner end to end (`ser sweep`, `ser run`, `ser report`) on a tiny synthetic
+//! corpus with tiny models, and the report's table layout on hand-made results folders.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use assert_cmd::Command;
+use ser::report;
+use ser::runner::Experiment;
+
+/// A two-speaker synthetic corpus (144 clips), generated once for all tests.
+fn corpus() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep().join("synth");
+        ser::corpus::synth::generate(&dir, 2, 0).unwrap();
+        dir
+    })
+}
+
+fn ser() -> Command {
+    let mut c = Command::cargo_bin("ser").expect("ser binary");
+    c.env_remove("RUST_LOG").env_remove("SER_CACHE");
+    c
+}
+
+/// Runs `c`; returns (exit code, stdout, stderr).
+fn run(c: &mut Command) -> (i32, String, String) {
+    let out = c.output().expect("run ser");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A grid of 4 tiny jobs: short clips (16 frames), one conv layer, 2 epochs.
+fn experiment(dir: &Path, grid: &str) -> PathBuf {
+    let file = dir.join("tiny.toml");
+    fs::write(
+        &file,
+        format!(
+            "[data]\ncorpus = \"crema-d\"\npath = \"{}\"\n\
+             [audio]\nmax_samples = 8000\n\
+             [split]\ntest = 0.3\nvalid = 0.1\n\
+             [model]\nfilters = [4]\nkernel = 3\ndense = 8\n\
+             [train]\nepochs = 2\nbatch_size = 16\nlr = 1e-2\n{grid}",
+            corpus().display()
+        ),
+    )
+    .unwrap();
+    file
+}
+
+const GRID: &str = "[grid]\n\"model.filters\" = [[4], [6]]\n\"train.seed\" = [0, 1]\n";
+
+fn sweep(file: &Path, dir: &Path) -> Command {
+    let mut c = ser();
+    c.arg("-q")
+        .arg("sweep")
+        .arg(file)
+        .arg("--out")
+        .arg(dir.join("results"))
+        .arg("--cache")
+        .arg(dir.join("cache"));
+    c
+}
+
+fn ids(file: &Path) -> Vec<String> {
+    Experiment::from_file(file)
+        .unwrap()
+        .jobs()
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect()
+}
+
+fn modified(p: &Path) -> std::time::SystemTime {
+    fs::metadata(p).unwrap().modified().unwrap()
+}
+
+#[test]
+fn dry_run_lists_the_jobs_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path(), GRID);
+    let (code, out, err) = run(sweep(&file, dir.path()).arg("--dry-run"));
+    assert_eq!(code, 0, "{err}");
+    let ids = ids(&file);
+    assert_eq!(ids.len(), 4);
+    for id in &ids {
+        assert!(
+            out.contains(&format!("{id}  pending")),
+            "{id} missing:\n{out}"
+        );
+    }
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].contains("4 jobs"), "{out}");
+    assert!(
+        lines[1].starts_with("job") && lines[1].contains("model.filters"),
+        "{out}"
+    );
+    assert!(lines[1].contains("train.seed"), "{out}");
+    assert!(
+        lines[2].contains("[4]") && lines[5].contains("[6]"),
+        "{out}"
+    );
+    assert!(out.contains("features: 1 distinct set"), "{out}");
+    assert!(!dir.path().join("results").exists());
+}
+
+#[test]
+fn a_stopped_sweep_reruns_only_the_missing_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path(), GRID);
+    let results = dir.path().join("results/tiny");
+    let ids = ids(&file);
+
+    // Stopped after 2 jobs (as a kill between jobs would leave it).
+    let (code, _, err) = run(sweep(&file, dir.path()).args(["--limit", "2"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("2 of 4 jobs done"), "{err}");
+    let done: Vec<bool> = ids
+        .iter()
+        .map(|id| results.join(id).join("metrics.json").is_file())
+        .collect();
+    assert_eq!(done, [true, true, false, false]);
+    let summary = fs::read_to_string(results.join("summary.md")).unwrap();
+    assert!(summary.contains("## Not done yet"), "{summary}");
+    let first = modified(&results.join(&ids[0]).join("metrics.json"));
+
+    // A lock left by a process that died is taken over.
+    fs::create_dir_all(results.join(&ids[3])).unwrap();
+    fs::write(
+        results.join(&ids[3]).join("lock"),
+        format!("4294967 {}\n", ser::runner::state::hostname()),
+    )
+    .unwrap();
+
+    let (code, stdout, err) = run(sweep(&file, dir.path()).args(["--jobs", "2"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("4 of 4 jobs done (2 now, 2 before), 0 failed"),
+        "{err}"
+    );
+    assert_eq!(modified(&results.join(&ids[0]).join("metrics.json")), first);
+    for id in &ids {
+        assert!(results.join(id).join("metrics.json").is_file());
+        assert!(!results.join(id).join("lock").exists());
+    }
+    // The summary: one row per filter setting, mean ± std over the two seeds.
+    let summary = fs::read_to_string(results.join("summary.md")).unwrap();
+    assert_eq!(summary, stdout.trim_end().to_string() + "\n");
+    assert!(summary.contains("4 of 4 jobs done, 0 failed"), "{summary}");
+    let rows: Vec<&str> = summary.lines().filter(|l| l.starts_with("| [")).collect();
+    assert_eq!(rows.len(), 2, "{summary}");
+    assert!(
+        rows[0].starts_with("| [4] | ") && rows[0].ends_with(" | 2 |"),
+        "{summary}"
+    );
+    assert!(rows[0].contains(" ± "), "{summary}");
+    assert!(summary.contains("over `train.seed`"), "{summary}");
+    let csv = fs::read_to_string(results.join("summary.csv")).unwrap();
+    assert!(
+        csv.starts_with("experiment,model.filters,accuracy_mean,accuracy_std,"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+
+    // Nothing left: a third sweep runs nothing.
+    let (code, _, err) = run(&mut sweep(&file, dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("(0 now, 4 before)"), "{err}");
+
+    // `ser run` reruns one job, picked by its settings; the others stay as they were.
+    let (code, _, err) = run(ser()
+        .args(["-q", "run"])
+        .arg(&file)
+        .args(["--only", "model.filters=[6]"])
+        .arg("--out")
+        .arg(dir.path().join("results"))
+        .arg("--cache")
+        .arg(dir.path().join("cache")));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("2 jobs match"), "{err}");
+    let before = modified(&results.join(&ids[3]).join("metrics.json"));
+    let (code, out, err) = run(ser()
+        .args(["-q", "run"])
+        .arg(&file)
+        .args(["--only", "model.filters=[6]", "--only", "train.seed=1"])
+        .arg("--out")
+        .arg(dir.path().join("results"))
+        .arg("--cache")
+        .arg(dir.path().join("cache")));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&ids[3]), "{err}");
+    assert!(out.contains("weighted avg"), "{out}");
+    assert_ne!(
+        modified(&results.join(&ids[3]).join("metrics.json")),
+        before
+    );
+    assert_eq!(modified(&results.join(&ids[0]).join("metrics.json")), first);
+
+    // A backend this build lacks is refused before anything is touched, even with --force.
+    if cfg!(not(feature = "wgpu")) {
+        let (code, _, err) = run(sweep(&file, dir.path()).args(["--force", "--backend", "wgpu"]));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("--features wgpu"), "{err}");
+        assert_eq!(modified(&results.join(&ids[0]).join("metrics.json")), first);
+    }
+}
+
+#[test]
+fn a_failed_job_is_recorded_the_sweep_goes_on_and_the_exit_code_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-corpus");
+    let file = experiment(
+        dir.path(),
+        &format!(
+            "[grid]\n\"data.path\" = [\"{}\", \"{}\"]\n",
+            corpus().display(),
+            missing.display()
+        ),
+    );
+    let ids = ids(&file);
+    let results = dir.path().join("results/tiny");
+    let (code, _, err) = run(&mut sweep(&file, dir.path()));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("1 failed"), "{err}");
+    assert!(err.contains(&format!("failed {}", ids[1])), "{err}");
+    assert!(results.join(&ids[0]).join("metrics.json").is_file());
+    let error = fs::read_to_string(results.join(&ids[1]).join("error.txt")).unwrap();
+    assert!(error.contains("no-such-corpus"), "{error}");
+    let summary = fs::read_to_string(results.join("summary.md")).unwrap();
+    assert!(summary.contains("1 of 2 jobs done, 1 failed"), "{summary}");
+    assert!(summary.contains("## Failed jobs"), "{summary}");
+    assert!(summary.contains(&format!("| `{}` |", ids[1])), "{summary}");
+}
+
+#[test]
+fn malformed_experiments_name_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (grid, key, expected) in [
+        (
+            "[grid]\n\"train.epoch\" = [1, 2]\n",
+            "train.epoch",
+            "unknown field",
+        ),
+        (
+            "[grid]\n\"train.epochs\" = [\"ten\"]\n",
+            "train.epochs",
+            "ten",
+        ),
+        (
+            "[grid]\n\"train.epochs\" = 3\n",
+            "grid.\"train.epochs\"",
+            "list",
+        ),
+        (
+            "[grid]\n\"split.test\" = [0.3, 1.5]\n",
+            "split.test",
+            "(0, 1)",
+        ),
+        ("[report]\ncolums = [\"x\"]\n", "colums", "unknown field"),
+        (
+            "[report]\nrows = [\"model.filtres\"]\n",
+            "report.rows",
+            "model.filtres",
+        ),
+        (
+            "[[report.reference]]\nacc = 0.5\n",
+            "report.reference[0].acc",
+            "metric",
+        ),
+    ] {
+        let file = experiment(dir.path(), grid);
+        let (code, _, err) = run(sweep(&file, dir.path()).arg("--dry-run"));
+        assert_eq!(code, 2, "{grid}: {err}");
+        assert!(err.contains("tiny.toml"), "{grid}: {err}");
+        assert!(err.contains(key), "{grid}: no `{key}` in {err}");
+        assert!(err.contains(expected), "{grid}: no `{expected}` in {err}");
+    }
+}
+
+/// A results folder made by hand: `experiment.toml` and, per job, `metrics.json` (or
+/// `error.txt`), with the numbers given.
+fn hand_made(dir: &Path, text: &str, metrics: &[Option<(f64, f64)>]) -> Vec<String> {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(dir.join("experiment.toml"), text).unwrap();
+    let exp = Experiment::from_file(&dir.join("experiment.toml")).unwrap();
+    let jobs = exp.jobs().unwrap();
+    assert_eq!(jobs.len(), metrics.len());
+    for (job, m) in jobs.iter().zip(metrics) {
+        let d = dir.join(&job.id);
+        fs::create_dir_all(&d).unwrap();
+        match m {
+            Some((acc, f1)) => fs::write(
+                d.join("metrics.json"),
+                format!(
+                    "{{\"accuracy\": {acc}, \"f1_macro\": {f1}, \"f1_weighted\": {f1}, \
+                     \"best_epoch\": 3, \"train_seconds\": 1.5}}"
+                ),
+            )
+            .unwrap(),
+            None => fs::write(d.join("error.txt"), "out of memory\n").unwrap(),
+        }
+    }
+    jobs.into_iter().map(|j| j.id).collect()
+}
+
+const LAYOUT: &str = "[data]\ncorpus = \"synth\"\n[model]\nfilters = [8]\n\
+    [grid]\n\"model.filters\" = [[8], [4]]\n\"train.epochs\" = [30, 60]\n\"train.seed\" = [0, 1, 2]\n\
+    [report]\nrows = [\"model.filters\"]\ntables_by = [\"train.epochs\"]\n\
+    metrics = [\"accuracy\", \"f1_macro\"]\n\
+    [[report.reference]]\n\"model.filters\" = [8]\n\"train.epochs\" = 30\naccuracy = 0.486789\n";
+
+#[test]
+fn tables_show_mean_std_and_n_as_the_layout_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("filters");
+    // Job order: filters [8] × epochs 30 × seeds 0 1 2, [8] × 60, [4] × 30, [4] × 60.
+    let m = |a: f64| Some((a, a - 0.1));
+    hand_made(
+        &d,
+        LAYOUT,
+        &[
+            m(0.5),
+            m(0.6),
+            m(0.7),
+            m(0.4),
+            m(0.4),
+            None,
+            m(0.3),
+            m(0.5),
+            m(0.4),
+            m(0.2),
+            m(0.2),
+            m(0.2),
+        ],
+    );
+    let s = report::load(&d).unwrap();
+    let md = report::markdown(&s);
+    let tables: Vec<&str> = md.split("\n## ").collect();
+    assert!(tables[0].starts_with("# filters\n\n11 of 12 jobs done, 1 failed, 0 not done yet"));
+    assert!(tables[0].contains("over `train.seed`"), "{md}");
+    assert_eq!(
+        tables[1],
+        "train.epochs = 30\n\n\
+         | filters | acc | acc (report) | f-score (macro F1) | n |\n\
+         |---|---|---|---|---|\n\
+         | [8] | 0.6000 ± 0.1000 | 0.4868 | 0.5000 ± 0.1000 | 3 |\n\
+         | [4] | 0.4000 ± 0.1000 | — | 0.3000 ± 0.1000 | 3 |\n"
+    );
+    assert_eq!(
+        tables[2],
+        "train.epochs = 60\n\n\
+         | filters | acc | acc (report) | f-score (macro F1) | n |\n\
+         |---|---|---|---|---|\n\
+         | [8] | 0.4000 ± 0.0000 | — | 0.3000 ± 0.0000 | 2 (1 failed) |\n\
+         | [4] | 0.2000 ± 0.0000 | — | 0.1000 ± 0.0000 | 3 |\n"
+    );
+    assert!(tables[3].starts_with("Failed jobs"), "{md}");
+    assert!(
+        tables[3].contains("model.filters=[8], train.epochs=60, train.seed=2 | out of memory |"),
+        "{md}"
+    );
+    let csv = report::csv(&s);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "experiment,train.epochs,model.filters,accuracy_mean,accuracy_std,accuracy_reference,\
+         f1_macro_mean,f1_macro_std,n,failed,not_done"
+    );
+    assert!(lines[1].starts_with("filters,30,[8],0.6"), "{csv}");
+    assert!(lines[1].ends_with(",3,0,0"), "{csv}");
+}
+
+#[test]
+fn defaults_and_several_experiments_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    // No [report]: rows are the varying keys but the seed; one table.
+    let plain = LAYOUT.split("[report]").next().unwrap().to_string();
+    let a = dir.path().join("a");
+    hand_made(&a, &plain, &[Some((0.5, 0.4)); 12]);
+    let s = report::load(&a).unwrap();
+    assert_eq!(s.layout.rows, ["model.filters", "train.epochs"]);
+    assert_eq!(s.layout.seeds, ["train.seed"]);
+    let md = report::markdown(&s);
+    assert!(md.contains("| filters | epochs | acc | f-score (macro F1) | weighted F1 | best val epoch | train s | n |"), "{md}");
+    assert!(md.contains("| [8] | 30 | 0.5000 ± 0.0000 |"), "{md}");
+    assert!(md.contains("| 3.0 ± 0.0 | 1.5 ± 0.0 | 3 |"), "{md}");
+
+    // A second experiment with one epochs value: side by side on the shared keys.
+    let b = dir.path().join("b");
+    let one = plain.replace("[30, 60]", "[30]");
+    hand_made(&b, &one, &[Some((0.7, 0.6)); 6]);
+    let (code, out, err) = run(ser().arg("report").arg(&a).arg(&b));
+    assert_eq!(code, 0, "{err}");
+    assert!(a.join("summary.md").is_file() && b.join("summary.md").is_file());
+    let cmp = fs::read_to_string(dir.path().join("comparison.md")).unwrap();
+    assert!(out.contains(&cmp), "{out}");
+    assert!(
+        cmp.contains("| filters | epochs | acc (a) | acc (b) |"),
+        "{cmp}"
+    );
+    assert!(
+        cmp.contains("| [8] | 30 | 0.5000 ± 0.0000 | 0.7000 ± 0.0000 |"),
+        "{cmp}"
+    );
+    assert!(cmp.contains("| [8] | 60 | 0.5000 ± 0.0000 | — |"), "{cmp}");
+    assert!(dir.path().join("comparison.csv").is_file());
+}
+
+#[test]
+fn a_folder_without_experiment_file_is_grouped_by_what_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, seed, epochs, acc) in [("r1", 0, 5, 0.5), ("r2", 1, 5, 0.7), ("r3", 0, 9, 0.9)] {
+        let d = dir.path().join(name);
+        fs::create_dir_all(&d).unwrap();
+        let mut c = ser::Config::default();
+        c.train.seed = seed;
+        c.train.epochs = epochs;
+        fs::write(d.join("config.toml"), toml::to_string(&c).unwrap()).unwrap();
+        fs::write(
+            d.join("metrics.json"),
+            format!("{{\"accuracy\": {acc}, \"f1_macro\": {acc}}}"),
+        )
+        .unwrap();
+    }
+    let s = report::load(dir.path()).unwrap();
+    assert_eq!(s.layout.rows, ["train.epochs"]);
+    let md = report::markdown(&s);
+    assert!(md.contains("| 5 | 0.6000 ± 0.1414 |"), "{md}");
+    assert!(md.contains("| 9 | 0.9000 |"), "{md}");
+}
