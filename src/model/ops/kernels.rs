@@ -288,51 +288,67 @@ pub fn bias_grad(dy: &[f32], c: usize) -> Vec<f32> {
     total
 }
 
-/// Burn's weight `[cout, cin, kh, kw]` as the matrix `[(i, j, c), cout]`.
-pub fn weight_matrix(w: &[f32], g: &ConvGeom) -> Vec<f32> {
-    let (ci, co, kh, kw) = (g.cin, g.cout, g.kh, g.kw);
-    let mut m = vec![0.0f32; w.len()];
-    for o in 0..co {
-        for c in 0..ci {
-            for i in 0..kh {
-                for j in 0..kw {
-                    m[((i * kw + j) * ci + c) * co + o] = w[((o * ci + c) * kh + i) * kw + j];
+/// `src` (`rows × cols`, row-major) transposed, in cache-sized tiles.
+fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    const T: usize = 32;
+    for r0 in (0..rows).step_by(T) {
+        for c0 in (0..cols).step_by(T) {
+            for r in r0..(r0 + T).min(rows) {
+                for c in c0..(c0 + T).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
                 }
             }
         }
     }
+}
+
+/// Burn's weight `[cout, cin, kh, kw]` with each output channel's block as `[kh·kw, cin]`.
+fn taps_major(w: &[f32], g: &ConvGeom) -> Vec<f32> {
+    let (ci, taps) = (g.cin, g.kh * g.kw);
+    let mut u = vec![0.0f32; w.len()];
+    if taps == 1 {
+        u.copy_from_slice(w);
+    } else {
+        for (src, dst) in w.chunks_exact(ci * taps).zip(u.chunks_exact_mut(ci * taps)) {
+            transpose_into(src, ci, taps, dst);
+        }
+    }
+    u
+}
+
+/// Burn's weight `[cout, cin, kh, kw]` as the matrix `[(i, j, c), cout]`.
+pub fn weight_matrix(w: &[f32], g: &ConvGeom) -> Vec<f32> {
+    let u = taps_major(w, g);
+    let mut m = vec![0.0f32; w.len()];
+    transpose_into(&u, g.cout, g.k(), &mut m);
     m
 }
 
 /// The weight matrix of [`ConvGeom::transposed`]: flipped kernel, `[(i, j, cout), cin]`.
 pub fn weight_matrix_flipped(w: &[f32], g: &ConvGeom) -> Vec<f32> {
-    let (ci, co, kh, kw) = (g.cin, g.cout, g.kh, g.kw);
+    let (ci, co, taps) = (g.cin, g.cout, g.kh * g.kw);
+    let u = taps_major(w, g);
     let mut m = vec![0.0f32; w.len()];
-    for o in 0..co {
-        for c in 0..ci {
-            for i in 0..kh {
-                for j in 0..kw {
-                    m[(((kh - 1 - i) * kw + (kw - 1 - j)) * co + o) * ci + c] =
-                        w[((o * ci + c) * kh + i) * kw + j];
-                }
-            }
-        }
+    // Row (t', o) of the result is tap t = taps - 1 - t' (both axes flipped) of channel o.
+    for (row, dst) in m.chunks_exact_mut(ci).enumerate() {
+        let (tf, o) = (row / co, row % co);
+        let t = taps - 1 - tf;
+        dst.copy_from_slice(&u[(o * taps + t) * ci..(o * taps + t + 1) * ci]);
     }
     m
 }
 
 /// The weight matrix `[(i, j, c), cout]` back in Burn's `[cout, cin, kh, kw]`.
 pub fn weight_from_matrix(m: &[f32], g: &ConvGeom) -> Vec<f32> {
-    let (ci, co, kh, kw) = (g.cin, g.cout, g.kh, g.kw);
+    let (ci, taps) = (g.cin, g.kh * g.kw);
+    let mut u = vec![0.0f32; m.len()];
+    transpose_into(m, g.k(), g.cout, &mut u);
+    if taps == 1 {
+        return u;
+    }
     let mut w = vec![0.0f32; m.len()];
-    for o in 0..co {
-        for c in 0..ci {
-            for i in 0..kh {
-                for j in 0..kw {
-                    w[((o * ci + c) * kh + i) * kw + j] = m[((i * kw + j) * ci + c) * co + o];
-                }
-            }
-        }
+    for (src, dst) in u.chunks_exact(ci * taps).zip(w.chunks_exact_mut(ci * taps)) {
+        transpose_into(src, taps, ci, dst);
     }
     w
 }
@@ -375,31 +391,61 @@ pub fn pool_forward(x: &[f32], g: &PoolGeom) -> (Vec<f32>, Vec<u32>) {
         .for_each(|(r, (orow, irow))| {
             let (b, oh) = (r / ho, r % ho);
             let image = &x[b * g.h * g.w * c..(b + 1) * g.h * g.w * c];
-            for ow in 0..wo {
-                let o = &mut orow[ow * c..(ow + 1) * c];
-                let id = &mut irow[ow * c..(ow + 1) * c];
-                let (ih0, iw0) = (oh * g.sh, ow * g.sw);
-                let first = ih0 * g.w + iw0;
-                o.copy_from_slice(&image[first * c..(first + 1) * c]);
-                id.fill(first as u32);
-                for i in 0..g.kh {
-                    for j in 0..g.kw {
-                        if i == 0 && j == 0 {
-                            continue;
-                        }
-                        let pos = (ih0 + i) * g.w + iw0 + j;
-                        let src = &image[pos * c..(pos + 1) * c];
-                        let p = pos as u32;
-                        for ((m, k), &v) in o.iter_mut().zip(id.iter_mut()).zip(src) {
-                            let gt = v > *m;
-                            *m = if gt { v } else { *m };
-                            *k = if gt { p } else { *k };
-                        }
-                    }
-                }
-            }
+            pool_row(image, g, oh, orow, irow);
         });
     (out, idx)
+}
+
+/// One output row `oh` of one image: values and argmax positions.
+fn pool_row(image: &[f32], g: &PoolGeom, oh: usize, orow: &mut [f32], irow: &mut [u32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { pool_row_avx2(image, g, oh, orow, irow) };
+        return;
+    }
+    pool_row_body(image, g, oh, orow, irow);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pool_row_avx2(
+    image: &[f32],
+    g: &PoolGeom,
+    oh: usize,
+    orow: &mut [f32],
+    irow: &mut [u32],
+) {
+    pool_row_body(image, g, oh, orow, irow);
+}
+
+#[inline(always)]
+fn pool_row_body(image: &[f32], g: &PoolGeom, oh: usize, orow: &mut [f32], irow: &mut [u32]) {
+    let c = g.c;
+    for ow in 0..g.wo() {
+        let o = &mut orow[ow * c..(ow + 1) * c];
+        let id = &mut irow[ow * c..(ow + 1) * c];
+        let (ih0, iw0) = (oh * g.sh, ow * g.sw);
+        let first = ih0 * g.w + iw0;
+        o.copy_from_slice(&image[first * c..(first + 1) * c]);
+        id.fill(first as u32);
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                if i == 0 && j == 0 {
+                    continue;
+                }
+                let pos = (ih0 + i) * g.w + iw0 + j;
+                let src = &image[pos * c..(pos + 1) * c];
+                let p = pos as u32;
+                for ch in 0..c {
+                    let v = src[ch];
+                    let gt = v > o[ch];
+                    o[ch] = if gt { v } else { o[ch] };
+                    id[ch] = if gt { p } else { id[ch] };
+                }
+            }
+        }
+    }
 }
 
 /// Gradient of [`pool_forward`]'s input: each output gradient added at its maximum's position.
