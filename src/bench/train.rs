@@ -194,11 +194,12 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
         let mut params = 0;
         for &own in kernels {
             model::ops::set_own_kernels(own);
-            let (t, p) = time_ours(&config, &x, &labels, bench);
+            let timed = time_ours(&config, &x, &labels, bench);
+            model::ops::set_own_kernels(true);
+            let (t, p) = timed?;
             params = p;
             ours.push(t);
         }
-        model::ops::set_own_kernels(true);
         let (peer, peer_error) = match (&bench.peer, &peer_problem) {
             (Some(dir), None) => match time_peer(dir, which, bench) {
                 Ok(t) => (Some(t), None),
@@ -284,7 +285,12 @@ fn batch(
 
 /// Our training steps and inference batches on the CPU backend; returns the timing and the
 /// parameter count.
-fn time_ours(config: &NetConfig, x: &[f32], labels: &[i64], bench: &TrainBench) -> (Timing, usize) {
+fn time_ours(
+    config: &NetConfig,
+    x: &[f32],
+    labels: &[i64],
+    bench: &TrainBench,
+) -> Result<(Timing, usize)> {
     let own = model::ops::own_kernels();
     let name = if own {
         "ser (own kernels)"
@@ -293,10 +299,7 @@ fn time_ours(config: &NetConfig, x: &[f32], labels: &[i64], bench: &TrainBench) 
     };
     let device = Device::flex().autodiff();
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let mut net = match config.init(&device, &mut rng) {
-        Ok(n) => n,
-        Err(_) => unreachable!("the benchmark's configurations fit their inputs"),
-    };
+    let mut net = config.init(&device, &mut rng)?;
     let params = net.num_params();
     let b = bench.batch;
     let item = x.len() / b;
@@ -351,7 +354,7 @@ fn time_ours(config: &NetConfig, x: &[f32], labels: &[i64], bench: &TrainBench) 
         pb.inc(1);
     }
     pb.finish_and_clear();
-    (Timing::new(name, b, warm, steps, infer), params)
+    Ok((Timing::new(name, b, warm, steps, infer), params))
 }
 
 fn config_label(config: &NetConfig) -> String {

@@ -420,6 +420,7 @@ unsafe fn pool_row_avx2(
 }
 
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // indexed: the form LLVM vectorises with blends
 fn pool_row_body(image: &[f32], g: &PoolGeom, oh: usize, orow: &mut [f32], irow: &mut [u32]) {
     let c = g.c;
     for ow in 0..g.wo() {
