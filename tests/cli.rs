@@ -22,6 +22,7 @@ fn help_lists_every_command_and_each_has_an_example() {
         &["features", "extract"],
         &["features", "cache"],
         &["bench", "features"],
+        &["bench", "train"],
         &["sweep"],
         &["run"],
         &["report"],
@@ -213,5 +214,42 @@ fn synth_corpus_checks_and_caches_once() {
     assert!(
         third.contains("extracted into"),
         "changed corpus was read from a stale cache: {third}"
+    );
+}
+
+#[test]
+fn bench_train_times_ours_and_says_why_the_peer_did_not_run() {
+    // Random data, 4 items, one step: the plumbing, not the speed.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = stdout(
+        ser()
+            .args(["-q", "bench", "train", "--model", "1d", "--batch", "4"])
+            .args(["--warmup", "0", "--steps", "1", "--no-peer", "--json"])
+            .arg(&json),
+    );
+    assert!(
+        out.contains("| 1d (512,512,128) | ser (own kernels) |"),
+        "{out}"
+    );
+    assert!(out.contains("peer not run (--no-peer)"), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let r = &v[0];
+    assert_eq!(r["params"], 2_430_342);
+    assert_eq!(r["data"], "fixed random data (seed 0)");
+    assert!(r["ours"][0]["median_step_s"].as_f64().unwrap() > 0.0);
+    assert!(r["peer"].is_null());
+
+    // A peer folder without its environment is skipped with a message naming what is missing.
+    let out = stdout(
+        ser()
+            .args(["-q", "bench", "train", "--model", "1d", "--batch", "2"])
+            .args(["--warmup", "0", "--steps", "1", "--peer"])
+            .arg(dir.path()),
+    );
+    assert!(
+        out.contains("peer not run: its Python environment is missing"),
+        "{out}"
     );
 }

@@ -406,3 +406,260 @@ fn backend_names_parse() {
     assert!("cuda".parse::<BackendKind>().is_err());
     assert_eq!(TrainConfig::default().backend.to_string(), "flex");
 }
+
+// --- Our conv / pool kernels (src/model/ops) against Burn's, forward and gradients ---
+
+mod kernels {
+    use burn::module::Param;
+    use burn::nn::conv::{Conv1dConfig, Conv2dConfig};
+    use burn::nn::pool::{MaxPool1dConfig, MaxPool2dConfig};
+    use burn::nn::{PaddingConfig1d, PaddingConfig2d};
+    use burn::tensor::activation::relu;
+    use burn::tensor::{Device, Tensor, TensorData};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use ser::model::ops;
+
+    fn device() -> Device {
+        Device::flex().autodiff()
+    }
+
+    fn random<const D: usize>(shape: [usize; D], seed: u64) -> Tensor<D> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        Tensor::from_data(TensorData::new(v, shape), &device())
+    }
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().iter::<f32>().collect()
+    }
+
+    #[track_caller]
+    fn assert_close(what: &str, ours: &[f32], burn: &[f32]) {
+        assert_eq!(ours.len(), burn.len(), "{what}: lengths");
+        let scale = burn.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let worst = ours
+            .iter()
+            .zip(burn)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst <= 1e-4 * scale,
+            "{what}: max difference {worst} (scale {scale})"
+        );
+    }
+
+    /// Forward values and the gradients of `sum(y * r)` for x, weight and bias, ours vs Burn's.
+    fn check_conv1d(cin: usize, cout: usize, len: usize, k: usize, padding: PaddingConfig1d) {
+        let mut conv = Conv1dConfig::new(cin, cout, k)
+            .with_padding(padding.clone())
+            .init(&device());
+        conv.weight = Param::from_tensor(random([cout, cin, k], 1).require_grad());
+        conv.bias = Some(Param::from_tensor(random([cout], 2).require_grad()));
+        let x = random([3, cin, len], 3).require_grad();
+        let run = |own: bool| {
+            let y = if own {
+                ops::conv1d(&conv, x.clone())
+            } else {
+                conv.forward(x.clone())
+            };
+            let r = random(y.dims(), 4);
+            let grads = (y.clone() * r).sum().backward();
+            let gx = x.grad(&grads).unwrap();
+            let gw = conv.weight.val().grad(&grads).unwrap();
+            let gb = conv.bias.as_ref().unwrap().val().grad(&grads).unwrap();
+            (y.dims(), values(y), values(gx), values(gw), values(gb))
+        };
+        let (ours, burn) = (run(true), run(false));
+        let what = format!("conv1d {cin}->{cout} len {len} k {k} {padding:?}");
+        assert_eq!(ours.0, burn.0, "{what}: shape");
+        assert_close(&format!("{what}: forward"), &ours.1, &burn.1);
+        assert_close(&format!("{what}: dx"), &ours.2, &burn.2);
+        assert_close(&format!("{what}: dw"), &ours.3, &burn.3);
+        assert_close(&format!("{what}: db"), &ours.4, &burn.4);
+    }
+
+    #[test]
+    fn conv1d_matches_burn() {
+        check_conv1d(1, 4, 20, 5, PaddingConfig1d::Same);
+        check_conv1d(3, 5, 17, 5, PaddingConfig1d::Same);
+        check_conv1d(4, 2, 9, 4, PaddingConfig1d::Same); // even kernel: padding (1, 2)
+        check_conv1d(2, 3, 12, 3, PaddingConfig1d::Valid);
+        check_conv1d(2, 3, 12, 3, PaddingConfig1d::Explicit(2, 0));
+        check_conv1d(6, 3, 8, 1, PaddingConfig1d::Valid); // 1×1: no im2col
+    }
+
+    fn check_conv2d(
+        [cin, cout]: [usize; 2],
+        [h, w]: [usize; 2],
+        kernel: [usize; 2],
+        padding: PaddingConfig2d,
+        batch: usize,
+    ) {
+        let mut conv = Conv2dConfig::new([cin, cout], kernel)
+            .with_padding(padding.clone())
+            .init(&device());
+        let [kh, kw] = kernel;
+        conv.weight = Param::from_tensor(random([cout, cin, kh, kw], 5).require_grad());
+        conv.bias = Some(Param::from_tensor(random([cout], 6).require_grad()));
+        let x = random([batch, cin, h, w], 7).require_grad();
+        let run = |own: bool| {
+            let y = if own {
+                ops::conv2d(&conv, x.clone())
+            } else {
+                conv.forward(x.clone())
+            };
+            let r = random(y.dims(), 8);
+            let grads = (y.clone() * r).sum().backward();
+            let gx = x.grad(&grads).unwrap();
+            let gw = conv.weight.val().grad(&grads).unwrap();
+            let gb = conv.bias.as_ref().unwrap().val().grad(&grads).unwrap();
+            (y.dims(), values(y), values(gx), values(gw), values(gb))
+        };
+        let (ours, burn) = (run(true), run(false));
+        let what = format!("conv2d {cin}->{cout} {h}x{w} k {kernel:?} {padding:?}");
+        assert_eq!(ours.0, burn.0, "{what}: shape");
+        assert_close(&format!("{what}: forward"), &ours.1, &burn.1);
+        assert_close(&format!("{what}: dx"), &ours.2, &burn.2);
+        assert_close(&format!("{what}: dw"), &ours.3, &burn.3);
+        assert_close(&format!("{what}: db"), &ours.4, &burn.4);
+    }
+
+    #[test]
+    fn conv2d_matches_burn() {
+        check_conv2d([1, 4], [9, 8], [5, 5], PaddingConfig2d::Same, 2);
+        check_conv2d([3, 2], [7, 6], [3, 5], PaddingConfig2d::Same, 2);
+        check_conv2d([2, 3], [6, 7], [2, 4], PaddingConfig2d::Same, 2); // asymmetric padding
+        check_conv2d([2, 3], [6, 7], [3, 3], PaddingConfig2d::Valid, 2);
+        check_conv2d(
+            [2, 2],
+            [5, 6],
+            [3, 3],
+            PaddingConfig2d::Explicit(1, 0, 2, 1),
+            1,
+        );
+    }
+
+    #[test]
+    fn conv2d_in_several_im2col_chunks_matches_burn() {
+        // 2·64·64 = 8,192 output rows of 25·16 columns: about 13 MB of im2col with a 16 MB
+        // chunk target, so use more channels to cross it: 25·24 columns -> 19.7 MB, two chunks.
+        check_conv2d([24, 4], [64, 64], [5, 5], PaddingConfig2d::Same, 2);
+    }
+
+    #[test]
+    fn max_pool_matches_burn() {
+        let x = random([2, 3, 20], 9).require_grad();
+        let pool = MaxPool1dConfig::new(6).with_stride(2).init();
+        let run = |own: bool| {
+            let y = if own {
+                ops::max_pool1d(&pool, x.clone())
+            } else {
+                pool.forward(x.clone())
+            };
+            let r = random(y.dims(), 10);
+            let grads = (y.clone() * r).sum().backward();
+            (y.dims(), values(y), values(x.grad(&grads).unwrap()))
+        };
+        let (ours, burn) = (run(true), run(false));
+        assert_eq!(ours.0, burn.0);
+        assert_eq!(ours.1, burn.1, "max_pool1d forward");
+        assert_close("max_pool1d dx", &ours.2, &burn.2);
+
+        let x = random([2, 3, 13, 12], 11).require_grad();
+        let pool = MaxPool2dConfig::new([5, 5]).with_strides([2, 2]).init();
+        let run = |own: bool| {
+            let y = if own {
+                ops::max_pool2d(&pool, x.clone())
+            } else {
+                pool.forward(x.clone())
+            };
+            let r = random(y.dims(), 12);
+            let grads = (y.clone() * r).sum().backward();
+            (y.dims(), values(y), values(x.grad(&grads).unwrap()))
+        };
+        let (ours, burn) = (run(true), run(false));
+        assert_eq!(ours.0, burn.0);
+        assert_eq!(ours.1, burn.1, "max_pool2d forward");
+        assert_close("max_pool2d dx", &ours.2, &burn.2);
+    }
+
+    #[test]
+    fn max_pool_indices_agree_with_burn() {
+        // The argmax positions themselves, through Burn's max_pool2d_with_indices: the gradient
+        // of our pool is 1 exactly at the positions Burn's indices name.
+        use burn::tensor::module::max_pool2d_with_indices;
+        use burn::tensor::ops::MaxPoolOptions;
+        let x = random([1, 2, 9, 8], 13).require_grad();
+        let pool = MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init();
+        let grads = ops::max_pool2d(&pool, x.clone()).sum().backward();
+        let ours = values(x.grad(&grads).unwrap());
+        let (_, idx) = max_pool2d_with_indices(
+            x.clone().inner(),
+            MaxPoolOptions::new([3, 3]).with_stride([2, 2]),
+        );
+        let mut expected = vec![0.0f32; 2 * 9 * 8];
+        let idx: Vec<i64> = idx.into_data().iter::<i64>().collect();
+        let per_channel = idx.len() / 2;
+        for (i, &p) in idx.iter().enumerate() {
+            expected[(i / per_channel) * 72 + p as usize] += 1.0;
+        }
+        assert_eq!(ours, expected);
+    }
+
+    #[test]
+    fn a_conv_pool_relu_chain_matches_burn() {
+        // Channels-last views flow from one op into the next, forward and backward.
+        let d = device();
+        let mut c1 = Conv2dConfig::new([1, 4], [5, 5])
+            .with_padding(PaddingConfig2d::Same)
+            .init(&d);
+        c1.weight = Param::from_tensor(random([4, 1, 5, 5], 14).require_grad());
+        c1.bias = Some(Param::from_tensor(random([4], 15).require_grad()));
+        let mut c2 = Conv2dConfig::new([4, 3], [3, 3])
+            .with_padding(PaddingConfig2d::Same)
+            .init(&d);
+        c2.weight = Param::from_tensor(random([3, 4, 3, 3], 16).require_grad());
+        c2.bias = Some(Param::from_tensor(random([3], 17).require_grad()));
+        let pool = MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init();
+        let x = random([2, 1, 16, 14], 18);
+        let run = |own: bool| {
+            let h = if own {
+                let h = relu(ops::max_pool2d(&pool, ops::conv2d(&c1, x.clone())));
+                relu(ops::max_pool2d(&pool, ops::conv2d(&c2, h)))
+            } else {
+                let h = relu(pool.forward(c1.forward(x.clone())));
+                relu(pool.forward(c2.forward(h)))
+            };
+            let flat: Tensor<2> = h.flatten(1, 3);
+            let r = random(flat.dims(), 19);
+            let grads = (flat.clone() * r).sum().backward();
+            (
+                values(flat),
+                values(c1.weight.val().grad(&grads).unwrap()),
+                values(c2.weight.val().grad(&grads).unwrap()),
+            )
+        };
+        let (ours, burn) = (run(true), run(false));
+        assert_close("chain forward", &ours.0, &burn.0);
+        assert_close("chain dw1", &ours.1, &burn.1);
+        assert_close("chain dw2", &ours.2, &burn.2);
+    }
+
+    #[test]
+    fn inference_device_uses_the_same_kernels() {
+        let d = Device::flex();
+        let mut conv = Conv1dConfig::new(2, 3, 5)
+            .with_padding(PaddingConfig1d::Same)
+            .init(&d);
+        conv.weight = Param::from_tensor(random([3, 2, 5], 20).inner());
+        conv.bias = Some(Param::from_tensor(random([3], 21).inner()));
+        let x = random([2, 2, 10], 22).inner();
+        assert_close(
+            "conv1d without autodiff",
+            &values(ops::conv1d(&conv, x.clone())),
+            &values(conv.forward(x)),
+        );
+    }
+}

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use assert_cmd::Command;
+
+use crate::common::ser;
 use ser::report;
 use ser::runner::Experiment;
 
@@ -19,11 +21,6 @@ fn corpus() -> &'static Path {
     })
 }
 
-fn ser() -> Command {
-    let mut c = Command::cargo_bin("ser").expect("ser binary");
-    c.env_remove("RUST_LOG").env_remove("SER_CACHE");
-    c
-}
 
 /// Runs `c`; returns (exit code, stdout, stderr).
 fn run(c: &mut Command) -> (i32, String, String) {

@@ -5,6 +5,7 @@
 //! after, and reports the ratio. No numbers are stored in the code.
 
 pub mod features;
+pub mod train;
 
 use std::path::{Path, PathBuf};
 

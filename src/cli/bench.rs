@@ -37,6 +37,59 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Training samples/s and inference clips/s of the report's 1D and 2D networks on the CPU
+    /// (batch 32, after warm-up steps), beside Keras (the peer's time_steps.py) in the same run.
+    #[command(
+        after_help = "Example:\n  ser bench train --corpus ../shared/data/emodb/wav --peer /tmp/peer --json results/bench-train.json\n\nThe peer needs tensorflow-cpu and its EmoDB feature cache: `just peer-setup-train`."
+    )]
+    Train {
+        /// Which network: 1d (filters 512,512,128 on 220 values), 2d (128,64,32 on 128×110) or both.
+        #[arg(long, value_enum, default_value_t = ModelChoice::Both)]
+        model: ModelChoice,
+        /// Timed steps (the median is reported); as many inference batches.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Untimed steps first.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Items per step.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// EmoDB folder for real features of the batch (without it: fixed random data).
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        /// The peer's folder: a copy of ../shared/peer with `.venv` (tensorflow-cpu) and its
+        /// EmoDB feature cache (also $SER_PEER_DIR).
+        #[arg(long, env = "SER_PEER_DIR", default_value = "/tmp/peer")]
+        peer: PathBuf,
+        /// Measure ours only.
+        #[arg(long)]
+        no_peer: bool,
+        /// Also time ours with Burn's own conv and pool kernels.
+        #[arg(long)]
+        burn_kernels: bool,
+        /// Also write the results as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+/// `--model` of `ser bench train`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelChoice {
+    #[value(name = "1d")]
+    OneD,
+    #[value(name = "2d")]
+    TwoD,
+    Both,
+}
+
+fn write_json<T: serde::Serialize>(path: Option<&std::path::Path>, value: &T) -> Result<()> {
+    if let Some(path) = path {
+        let text = serde_json::to_string_pretty(value).map_err(|e| Error::Usage(e.to_string()))?;
+        std::fs::write(path, text).map_err(|e| Error::io(path, e))?;
+    }
+    Ok(())
 }
 
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
@@ -60,11 +113,38 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             };
             let results = bench::features::run(&spec)?;
             println!("{}", bench::features::table(&results));
-            if let Some(path) = json {
-                let text = serde_json::to_string_pretty(&results)
-                    .map_err(|e| Error::Usage(e.to_string()))?;
-                std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
-            }
+            write_json(json.as_deref(), &results)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Train {
+            model,
+            steps,
+            warmup,
+            batch,
+            corpus,
+            peer,
+            no_peer,
+            burn_kernels,
+            json,
+        } => {
+            use bench::train::BenchModel;
+            let models = match model {
+                ModelChoice::OneD => vec![BenchModel::Cnn1d],
+                ModelChoice::TwoD => vec![BenchModel::Cnn2d],
+                ModelChoice::Both => vec![BenchModel::Cnn1d, BenchModel::Cnn2d],
+            };
+            let spec = bench::train::TrainBench {
+                models,
+                steps,
+                warmup,
+                batch,
+                corpus,
+                peer: (!no_peer).then_some(peer),
+                burn_kernels,
+            };
+            let results = bench::train::run(&spec)?;
+            println!("{}", bench::train::table(&results));
+            write_json(json.as_deref(), &results)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -190,13 +190,13 @@ impl Cnn1d {
         let [batch, len] = x.dims();
         let mut h: Tensor<3> = x.reshape([batch, 1, len]);
         for (i, conv) in self.convs.iter().enumerate() {
-            h = conv.forward(h);
+            h = super::ops::conv1d(conv, h);
             if let Some(norm) = self.norms.get(i) {
                 h = norm.forward(h);
             }
             // relu(pool(h)) == pool(relu(h)) (both monotone), and the ReLU then runs on the
             // pooled, smaller tensor.
-            h = relu(self.pool.forward(h));
+            h = relu(super::ops::max_pool1d(&self.pool, h));
         }
         // Channel-major flatten ([channels, length]); Keras' is length-major (see module doc).
         let flat: Tensor<2> = h.flatten(1, 2);

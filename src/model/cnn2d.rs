@@ -211,12 +211,12 @@ impl Cnn2d {
         let [batch, _] = x.dims();
         let mut h: Tensor<4> = x.reshape([batch, 1, self.rows, self.cols]);
         for (i, conv) in self.convs.iter().enumerate() {
-            h = conv.forward(h);
+            h = super::ops::conv2d(conv, h);
             if let Some(norm) = self.norms.get(i) {
                 h = norm.forward(h);
             }
             // relu(pool(h)) == pool(relu(h)); the ReLU then runs on the smaller tensor.
-            h = relu(self.pool.forward(h));
+            h = relu(super::ops::max_pool2d(&self.pool, h));
         }
         // Channel-major flatten ([channels, rows, cols]); Keras' is channels-last (module doc).
         let flat: Tensor<2> = h.flatten(1, 3);

@@ -22,6 +22,7 @@
 
 mod cnn1d;
 mod cnn2d;
+pub mod ops;
 mod summary;
 
 pub use cnn1d::{Cnn1d, Cnn1dConfig};

@@ -1,0 +1,514 @@
+//! `ser bench train`: training and inference speed of the report's networks on the CPU backend
+//! (`flex`), against Keras (the peer's `time_steps.py`) on the same cores in the same run.
+//!
+//! One fixed batch of 32 items is trained on repeatedly, as the peer does: after `warmup` steps,
+//! each of `steps` steps (forward with a dropout mask, cross-entropy, backward, Adam) is timed and
+//! the median is reported, then the same for inference (class probabilities of the batch). The
+//! batch is real EmoDB features computed by our extractor when a corpus folder is given (the
+//! peer uses its own librosa features of the same clips), else fixed random data of the right
+//! shape and range. Neither the values nor the labels change the amount of work.
+//!
+//! Models: the report's 1D network (filters 512, 512, 128 on the 220-value ZCR + RMS vector) and
+//! the 2D network with filters 128, 64, 32 on the 128 × 110 log-mel matrix, 6 classes each.
+//! Seconds per epoch are the median step times the steps of one CREMA-D epoch (4,948 training
+//! clips at batch 32: 155 steps), without validation.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::config::{AudioConfig, FeatureConfig};
+use crate::error::{Error, Result};
+use crate::features::Extractor;
+use crate::model::{self, Cnn1dConfig, Cnn2dConfig, NetConfig};
+use crate::progress;
+
+/// Training clips of CREMA-D in the report's split (70% of 7,442, then 95% of that).
+pub const CREMA_D_TRAIN_CLIPS: usize = 4948;
+
+/// The speakers of the EmoDB clips in `../shared/data/emodb` (the peer's `--speakers`).
+const PEER_SPEAKERS: &str = "03,08,09,10,11,12,13";
+
+/// Which network to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum BenchModel {
+    /// 1D CNN, filters 512, 512, 128, on 220 values.
+    #[serde(rename = "1d")]
+    Cnn1d,
+    /// 2D CNN, filters 128, 64, 32, on 128 × 110.
+    #[serde(rename = "2d")]
+    Cnn2d,
+}
+
+impl BenchModel {
+    /// Conv filters per layer.
+    pub fn filters(self) -> [usize; 3] {
+        match self {
+            BenchModel::Cnn1d => [512, 512, 128],
+            BenchModel::Cnn2d => [128, 64, 32],
+        }
+    }
+
+    /// `1d (512,512,128)`.
+    pub fn label(self) -> String {
+        let [a, b, c] = self.filters();
+        match self {
+            BenchModel::Cnn1d => format!("1d ({a},{b},{c})"),
+            BenchModel::Cnn2d => format!("2d ({a},{b},{c})"),
+        }
+    }
+
+    fn config(self) -> NetConfig {
+        match self {
+            BenchModel::Cnn1d => NetConfig::Cnn1d(Cnn1dConfig::new(220, 6, self.filters().into())),
+            BenchModel::Cnn2d => {
+                NetConfig::Cnn2d(Cnn2dConfig::new([128, 110], 6, self.filters().into()))
+            }
+        }
+    }
+
+    fn peer_name(self) -> &'static str {
+        match self {
+            BenchModel::Cnn1d => "1d",
+            BenchModel::Cnn2d => "2d",
+        }
+    }
+}
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct TrainBench {
+    /// The networks, in order.
+    pub models: Vec<BenchModel>,
+    /// Timed steps (the median is reported).
+    pub steps: usize,
+    /// Untimed steps first.
+    pub warmup: usize,
+    /// Items per step.
+    pub batch: usize,
+    /// EmoDB folder for the batch's features; `None`: fixed random data.
+    pub corpus: Option<PathBuf>,
+    /// The peer's folder (with `.venv` and the feature cache); `None`: ours only.
+    pub peer: Option<PathBuf>,
+    /// Also time ours with Burn's own conv and pool kernels (the state before `model::ops`).
+    pub burn_kernels: bool,
+}
+
+/// Timings of one implementation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timing {
+    /// Who: `ser (own kernels)`, `ser (burn kernels)`, `keras`.
+    pub name: String,
+    /// Seconds of each warm-up training step.
+    pub warmup_steps_s: Vec<f64>,
+    /// Seconds of each timed training step.
+    pub steps_s: Vec<f64>,
+    pub median_step_s: f64,
+    /// `batch / median_step_s`.
+    pub train_samples_per_s: f64,
+    /// `median_step_s × 155` (one CREMA-D training epoch, no validation).
+    pub crema_d_epoch_s: f64,
+    /// Seconds of each timed inference batch.
+    pub infer_batches_s: Vec<f64>,
+    pub median_infer_batch_s: f64,
+    /// `batch / median_infer_batch_s`.
+    pub infer_clips_per_s: f64,
+}
+
+impl Timing {
+    fn new(name: &str, batch: usize, warmup: Vec<f64>, steps: Vec<f64>, infer: Vec<f64>) -> Self {
+        let median_step_s = super::median(&steps);
+        let median_infer_batch_s = super::median(&infer);
+        Self {
+            name: name.to_string(),
+            warmup_steps_s: warmup,
+            steps_s: steps,
+            median_step_s,
+            train_samples_per_s: batch as f64 / median_step_s,
+            crema_d_epoch_s: median_step_s * CREMA_D_TRAIN_CLIPS.div_ceil(batch) as f64,
+            infer_batches_s: infer,
+            median_infer_batch_s,
+            infer_clips_per_s: batch as f64 / median_infer_batch_s,
+        }
+    }
+}
+
+/// One network's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelResult {
+    /// `1d (512,512,128)`.
+    pub model: String,
+    pub params: usize,
+    /// One item's shape.
+    pub input: Vec<usize>,
+    pub batch: usize,
+    /// Where the batch came from.
+    pub data: String,
+    /// Rayon threads of our side.
+    pub threads: usize,
+    /// Ours: own kernels first, then (with `burn_kernels`) Burn's.
+    pub ours: Vec<Timing>,
+    /// Keras, when it ran.
+    pub peer: Option<Timing>,
+    /// Why the peer did not run or failed.
+    pub peer_error: Option<String>,
+    /// Keras step time / our first timing's step time (> 1: we are faster).
+    pub train_ratio: Option<f64>,
+    /// Keras inference time per batch / ours.
+    pub infer_ratio: Option<f64>,
+    /// `/proc/loadavg` (1 min) before and after this model's measurements.
+    pub load_avg: [Option<f64>; 2],
+}
+
+/// Runs every model and returns the results in order.
+pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
+    if bench.steps == 0 || bench.batch == 0 {
+        return Err(Error::Usage(
+            "--steps and --batch must be at least 1".into(),
+        ));
+    }
+    let peer_problem = bench
+        .peer
+        .as_deref()
+        .map(peer_missing)
+        .unwrap_or_else(|| Some("peer not run (--no-peer)".to_string()));
+    let mut out = Vec::new();
+    for &which in &bench.models {
+        let load0 = load_avg();
+        let config = which.config();
+        let (x, labels, data) = batch(which, bench.batch, bench.corpus.as_deref())?;
+        let kernels: &[bool] = if bench.burn_kernels {
+            &[true, false]
+        } else {
+            &[true]
+        };
+        let mut ours = Vec::new();
+        let mut params = 0;
+        for &own in kernels {
+            model::ops::set_own_kernels(own);
+            let timed = time_ours(&config, &x, &labels, bench);
+            model::ops::set_own_kernels(true);
+            let (t, p) = timed?;
+            params = p;
+            ours.push(t);
+        }
+        let (peer, peer_error) = match (&bench.peer, &peer_problem) {
+            (Some(dir), None) => match time_peer(dir, which, bench) {
+                Ok(t) => (Some(t), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+            (_, problem) => (None, problem.clone()),
+        };
+        let train_ratio = peer
+            .as_ref()
+            .map(|p| p.median_step_s / ours[0].median_step_s);
+        let infer_ratio = peer
+            .as_ref()
+            .map(|p| p.median_infer_batch_s / ours[0].median_infer_batch_s);
+        out.push(ModelResult {
+            model: which.label(),
+            params,
+            input: config.input_shape(),
+            batch: bench.batch,
+            data,
+            threads: rayon::current_num_threads(),
+            ours,
+            peer,
+            peer_error,
+            train_ratio,
+            infer_ratio,
+            load_avg: [load0, load_avg()],
+        });
+    }
+    Ok(out)
+}
+
+/// The batch for `which`: flattened items and labels, and a description of where they came from.
+fn batch(
+    which: BenchModel,
+    batch: usize,
+    corpus: Option<&Path>,
+) -> Result<(Vec<f32>, Vec<i64>, String)> {
+    let Some(dir) = corpus else {
+        // Fixed random data in the features' ranges (ZCR, RMS: [0, 0.5); log-mel: [-80, 0) dB).
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let (len, lo, hi) = match which {
+            BenchModel::Cnn1d => (220, 0.0f32, 0.5f32),
+            BenchModel::Cnn2d => (128 * 110, -80.0, 0.0),
+        };
+        let x = (0..batch * len).map(|_| rng.random_range(lo..hi)).collect();
+        let y = (0..batch).map(|i| (i % 6) as i64).collect();
+        return Ok((x, y, "fixed random data (seed 0)".into()));
+    };
+    let corpus = crate::corpus::emodb::read_dir(dir, false)?;
+    let n = corpus.items.len();
+    if n == 0 {
+        return Err(Error::Usage(format!("no clips in {}", dir.display())));
+    }
+    let audio = AudioConfig::default();
+    let mut ex = Extractor::new(&FeatureConfig::default(), audio.sample_rate)?;
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    // Evenly spread over the sorted clips (speakers and emotions mixed); repeats if too few.
+    for i in 0..batch {
+        let item = &corpus.items[(i * n / batch.min(n).max(1)) % n];
+        let clip = crate::audio::load_on_this_thread(&audio, &item.path)?;
+        match which {
+            BenchModel::Cnn1d => {
+                x.extend(ex.zcr(&clip.signal));
+                x.extend(ex.rms(&clip.signal));
+            }
+            BenchModel::Cnn2d => x.extend(ex.mel_db(&clip.signal).data),
+        }
+        y.push(item.label as i64);
+    }
+    let want = batch * which.config().input_shape().iter().product::<usize>();
+    if x.len() != want {
+        return Err(Error::Usage(format!(
+            "features of {} do not have the report's shape (2.0 s clips at 22,050 Hz expected)",
+            dir.display()
+        )));
+    }
+    Ok((
+        x,
+        y,
+        format!("EmoDB features of {batch} clips of {}", dir.display()),
+    ))
+}
+
+/// Our training steps and inference batches on the CPU backend; returns the timing and the
+/// parameter count.
+fn time_ours(
+    config: &NetConfig,
+    x: &[f32],
+    labels: &[i64],
+    bench: &TrainBench,
+) -> Result<(Timing, usize)> {
+    let own = model::ops::own_kernels();
+    let name = if own {
+        "ser (own kernels)"
+    } else {
+        "ser (burn kernels)"
+    };
+    let device = Device::flex().autodiff();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut net = config.init(&device, &mut rng)?;
+    let params = net.num_params();
+    let b = bench.batch;
+    let item = x.len() / b;
+    let xs = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [b, item]), &device);
+    let ys = Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [b]), &device);
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let mut optim = AdamConfig::new().with_epsilon(1e-7).init();
+    let dense = config.dense();
+    let keep = 1.0 - config.dropout();
+    let pb = progress::bar(
+        (2 * (bench.warmup + bench.steps)) as u64,
+        format!("{name} {}", config_label(config)),
+    );
+    let (mut warm, mut steps) = (Vec::new(), Vec::new());
+    for i in 0..bench.warmup + bench.steps {
+        let t = Instant::now();
+        // The training loop's step (src/train): dropout mask, forward, loss, backward, Adam.
+        let mask: Vec<f32> = (0..b * dense)
+            .map(|_| {
+                if rng.random::<f64>() < keep {
+                    (1.0 / keep) as f32
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mask = Tensor::<2>::from_data(TensorData::new(mask, [b, dense]), &device);
+        let logits = net.forward(xs.clone(), Some(mask));
+        let loss = loss_fn.forward(logits, ys.clone());
+        std::hint::black_box(loss.clone().detach().into_scalar::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        net = optim.step(1e-4, net, grads);
+        let dt = t.elapsed().as_secs_f64();
+        if i < bench.warmup {
+            warm.push(dt);
+        } else {
+            steps.push(dt);
+        }
+        pb.inc(1);
+    }
+    let infer_device = device.without_autodiff();
+    let valid = net.valid();
+    let xi = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [b, item]), &infer_device);
+    let mut infer = Vec::new();
+    for i in 0..bench.warmup + bench.steps {
+        let t = Instant::now();
+        let p = valid.probabilities(xi.clone()).into_data();
+        std::hint::black_box(p);
+        if i >= bench.warmup {
+            infer.push(t.elapsed().as_secs_f64());
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    Ok((Timing::new(name, b, warm, steps, infer), params))
+}
+
+fn config_label(config: &NetConfig) -> String {
+    match config {
+        NetConfig::Cnn1d(c) => format!("1d {:?}", c.filters),
+        NetConfig::Cnn2d(c) => format!("2d {:?}", c.filters),
+    }
+}
+
+/// Why the peer in `dir` cannot run, or `None` when it can.
+fn peer_missing(dir: &Path) -> Option<String> {
+    let cache = dir
+        .join(".data/features")
+        .join(format!("speakers-{}", PEER_SPEAKERS.replace(',', "-")))
+        .join("meta.npz");
+    let checks = [
+        (dir.join(".venv/bin/python"), "its Python environment"),
+        (dir.join("time_steps.py"), "time_steps.py"),
+        (cache, "the EmoDB feature cache"),
+    ];
+    checks.iter().find(|(p, _)| !p.exists()).map(|(p, what)| {
+        format!(
+            "peer not run: {what} is missing ({}); set it up with `just peer-setup-train`, or pass \
+             --no-peer",
+            p.display()
+        )
+    })
+}
+
+/// The peer's `time_steps.py` for `which` (Keras `train_on_batch` / `predict_on_batch` on a fixed
+/// batch of its EmoDB features), same warm-up and step counts.
+fn time_peer(dir: &Path, which: BenchModel, bench: &TrainBench) -> Result<Timing> {
+    let python = dir.join(".venv/bin/python");
+    let prefix = "sertrain_";
+    let filters = which.filters().map(|f| f.to_string());
+    let spinner = progress::spinner(format!("keras {}", which.label()));
+    let output = Command::new(&python)
+        .current_dir(dir)
+        .env("TF_CPP_MIN_LOG_LEVEL", "2")
+        .arg("time_steps.py")
+        .args(["--speakers", PEER_SPEAKERS, "--prefix", prefix])
+        .args(["--model", which.peer_name(), "--filters"])
+        .args(&filters)
+        .args(["--batch", &bench.batch.to_string()])
+        .args(["--warmup", &bench.warmup.max(1).to_string()])
+        .args(["--steps", &bench.steps.to_string()])
+        .args(["--predict-steps", &bench.steps.to_string()])
+        .output()
+        .map_err(|e| Error::io(&python, e));
+    spinner.finish_and_clear();
+    let output = output?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        return Err(Error::Usage(format!(
+            "peer failed ({}): {}",
+            output.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        )));
+    }
+    let path = dir.join("results").join(format!(
+        "{prefix}steps_{}_{}.json",
+        which.peer_name(),
+        filters.join("-")
+    ));
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("{}: not JSON: {e}", path.display())))?;
+    let list = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+            .unwrap_or_default()
+    };
+    let steps = list(&v["steps_s"]);
+    let infer = list(&v["predict"]["batches_s"]);
+    if steps.is_empty() || infer.is_empty() {
+        return Err(Error::Usage(format!(
+            "{}: no steps_s / predict.batches_s",
+            path.display()
+        )));
+    }
+    Ok(Timing::new(
+        "keras",
+        bench.batch,
+        list(&v["warmup_steps_s"]),
+        steps,
+        infer,
+    ))
+}
+
+/// The 1-minute load average, where the system reports one.
+fn load_avg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The final table: per model, ours (each kernel set) and Keras, with the ratios.
+pub fn table(results: &[ModelResult]) -> String {
+    let mut s = String::from(
+        "| model | who | train step s | train samples/s | s/epoch (CREMA-D, 155 steps) | infer ms/batch | infer clips/s | train ×Keras | infer ×Keras |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in results {
+        let rows = r.ours.iter().chain(r.peer.as_ref());
+        for t in rows {
+            let ratio = |ours: f64, keras: Option<f64>| {
+                keras
+                    .filter(|_| t.name != "keras")
+                    .map(|k| format!("{:.2}", k / ours))
+                    .unwrap_or_else(|| "—".into())
+            };
+            let keras = r.peer.as_ref();
+            s += &format!(
+                "| {} | {} | {:.3} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |\n",
+                r.model,
+                t.name,
+                t.median_step_s,
+                t.train_samples_per_s,
+                t.crema_d_epoch_s,
+                1e3 * t.median_infer_batch_s,
+                t.infer_clips_per_s,
+                ratio(t.median_step_s, keras.map(|k| k.median_step_s)),
+                ratio(
+                    t.median_infer_batch_s,
+                    keras.map(|k| k.median_infer_batch_s)
+                ),
+            );
+        }
+    }
+    s += "\nratio = Keras time / ours (> 1: ser is faster); medians of the timed steps, batch ";
+    s += &results
+        .first()
+        .map(|r| r.batch.to_string())
+        .unwrap_or_default();
+    for r in results {
+        s += &format!(
+            "\n{}: {}; {} threads; load avg {} → {}",
+            r.model,
+            r.data,
+            r.threads,
+            fmt_load(r.load_avg[0]),
+            fmt_load(r.load_avg[1])
+        );
+        if let Some(e) = &r.peer_error {
+            s += &format!("\n{}: {e}", r.model);
+        }
+    }
+    s
+}
+
+fn fmt_load(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "?".into())
+}
