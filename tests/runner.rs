@@ -21,7 +21,6 @@ fn corpus() -> &'static Path {
     })
 }
 
-
 /// Runs `c`; returns (exit code, stdout, stderr).
 fn run(c: &mut Command) -> (i32, String, String) {
     let out = c.output().expect("run ser");
