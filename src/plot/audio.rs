@@ -7,7 +7,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{bounds, magma, series_color, DrawResult, FONT};
+use super::{bounds, colour_bar, magma, series_color, DrawResult, FONT};
 use crate::error::Result;
 use crate::features::{hz_to_mel, mel_to_hz, Matrix};
 
@@ -151,33 +151,11 @@ where
             )
         })
     }))?;
-    // Colour bar.
     let (w, h) = spec.dim_in_pixel();
-    let (x0, y0, y1) = (w as i32 - right as i32 + 20, 30, h as i32 - 44);
-    let steps = 100;
-    for s in 0..steps {
-        let f = s as f64 / (steps - 1) as f64;
-        let ya = y1 - ((y1 - y0) as f64 * (s + 1) as f64 / steps as f64) as i32;
-        let yb = y1 - ((y1 - y0) as f64 * s as f64 / steps as f64) as i32;
-        spec.draw(&Rectangle::new(
-            [(x0, ya), (x0 + 16, yb)],
-            magma(f).filled(),
-        ))?;
-    }
-    spec.draw(&Rectangle::new(
-        [(x0, y0), (x0 + 16, y1)],
-        BLACK.stroke_width(1),
-    ))?;
-    for k in 0..=4 {
-        let f = k as f64 / 4.0;
-        let y = y1 - ((y1 - y0) as f64 * f) as i32;
-        let db = db_lo + (db_hi - db_lo) * f;
-        spec.draw(&Text::new(
-            format!("{db:+.0} dB"),
-            (x0 + 22, y - 6),
-            (FONT, 11).into_font(),
-        ))?;
-    }
+    let bar = (w as i32 - right as i32 + 20, 30, h as i32 - 44, 16);
+    colour_bar(&spec, bar, magma, |t| {
+        format!("{:+.0} dB", db_lo + (db_hi - db_lo) * t)
+    })?;
     Ok(())
 }
 

@@ -53,7 +53,7 @@ where
         .margin(14)
         .x_label_area_size(60)
         .y_label_area_size(56)
-        .build_cartesian_2d((0..n).into_segmented(), 0f64..y_max)?;
+        .build_cartesian_2d((0..(n - 1).max(0)).into_segmented(), 0f64..y_max)?;
     chart
         .configure_mesh()
         .disable_x_mesh()

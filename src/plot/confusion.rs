@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{blues, DrawResult, FONT};
+use super::{blues, colour_bar, DrawResult, FONT};
 use crate::error::Result;
 use crate::eval::Metrics;
 
@@ -47,7 +47,10 @@ where
         .margin_right(90)
         .x_label_area_size(48)
         .y_label_area_size(64)
-        .build_cartesian_2d((0..n).into_segmented(), (0..n).into_segmented())?;
+        .build_cartesian_2d(
+            (0..(n - 1).max(0)).into_segmented(),
+            (0..(n - 1).max(0)).into_segmented(),
+        )?;
     chart
         .configure_mesh()
         .disable_mesh()
@@ -91,29 +94,8 @@ where
     }
     // Colour bar: the fraction of the true class, 0 at the bottom to 1 at the top.
     let (w, h) = area.dim_in_pixel();
-    let (x0, y0, y1) = (w as i32 - 70, 60, h as i32 - 70);
-    let steps = 100;
-    for s in 0..steps {
-        let f = s as f64 / (steps - 1) as f64;
-        let ya = y1 - ((y1 - y0) as f64 * (s + 1) as f64 / steps as f64) as i32;
-        let yb = y1 - ((y1 - y0) as f64 * s as f64 / steps as f64) as i32;
-        area.draw(&Rectangle::new(
-            [(x0, ya), (x0 + 18, yb)],
-            blues(f).filled(),
-        ))?;
-    }
-    area.draw(&Rectangle::new(
-        [(x0, y0), (x0 + 18, y1)],
-        BLACK.stroke_width(1),
-    ))?;
-    for k in 0..=4 {
-        let f = k as f64 / 4.0;
-        let y = y1 - ((y1 - y0) as f64 * f) as i32;
-        area.draw(&Text::new(
-            format!("{f:.2}"),
-            (x0 + 24, y - 7),
-            (FONT, 12).into_font(),
-        ))?;
-    }
+    colour_bar(area, (w as i32 - 70, 60, h as i32 - 70, 18), blues, |t| {
+        format!("{t:.2}")
+    })?;
     Ok(())
 }

@@ -10,6 +10,9 @@ use super::{bounds, series_color, DrawResult, FONT};
 use crate::error::Result;
 use crate::train::EpochRecord;
 
+/// Reads one number off an epoch.
+type Value = fn(&EpochRecord) -> f64;
+
 /// Writes the two-panel curves figure of `history` to `path` (`.png` or `.svg`), marking
 /// `best_epoch` (1-based; 0 = none).
 pub fn write(path: &Path, history: &[EpochRecord], best_epoch: usize) -> Result<()> {
@@ -27,7 +30,7 @@ where
 {
     let panels = area.split_evenly((1, 2));
     let last = history.last().map_or(1, |r| r.epoch).max(2) as f64;
-    let metrics: [(&str, fn(&EpochRecord) -> f64, fn(&EpochRecord) -> f64); 2] = [
+    let metrics: [(&str, Value, Value); 2] = [
         ("loss", |r| r.loss, |r| r.val_loss),
         ("accuracy", |r| r.accuracy, |r| r.val_accuracy),
     ];
@@ -36,8 +39,8 @@ where
         if name == "accuracy" {
             (lo, hi) = (0.0, 1.0);
         } else {
-            lo = lo.min(0.0);
-            hi *= 1.05;
+            let pad = (hi - lo) * 0.08;
+            (lo, hi) = ((lo - pad).max(0.0), hi + pad);
         }
         let mut chart = ChartBuilder::on(panel)
             .caption(name, (FONT, 20))
@@ -48,6 +51,7 @@ where
         chart
             .configure_mesh()
             .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc(name)
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))

@@ -146,6 +146,43 @@ pub fn series_color(i: usize) -> RGBColor {
     RGBColor(r, g, b)
 }
 
+/// A vertical colour bar in pixel coordinates of `area`: `color(t)` from t = 0 at `y1` (bottom)
+/// to 1 at `y0`, `width` wide at `x0`, with five labels `label(t)` to its right.
+fn colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    (x0, y0, y1, width): (i32, i32, i32, i32),
+    color: impl Fn(f64) -> RGBColor,
+    label: impl Fn(f64) -> String,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let steps = 100;
+    let y_at = |t: f64| y1 - ((y1 - y0) as f64 * t) as i32;
+    for s in 0..steps {
+        let (a, b) = (s as f64 / steps as f64, (s + 1) as f64 / steps as f64);
+        let fill = color(s as f64 / (steps - 1) as f64).filled();
+        area.draw(&Rectangle::new(
+            [(x0, y_at(b)), (x0 + width, y_at(a))],
+            fill,
+        ))?;
+    }
+    area.draw(&Rectangle::new(
+        [(x0, y0), (x0 + width, y1)],
+        BLACK.stroke_width(1),
+    ))?;
+    for k in 0..=4 {
+        let t = k as f64 / 4.0;
+        let text = Text::new(
+            label(t),
+            (x0 + width + 6, y_at(t) - 7),
+            (FONT, 12).into_font(),
+        );
+        area.draw(&text)?;
+    }
+    Ok(())
+}
+
 /// Lower and upper bound of `values` (finite ones), widened when they are equal.
 fn bounds(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
