@@ -116,6 +116,8 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
         "split_seed": config.split.seed,
         "backend": outcome.backend,
         "device": config.train.device,
+        // CPU threads of the tensor work (the job's pool under `ser sweep --threads`).
+        "threads": rayon::current_num_threads(),
         "versions": { "ser": env!("CARGO_PKG_VERSION"), "burn": "0.22.1", "rustc": option_env!("SER_RUSTC_VERSION").unwrap_or("unknown") },
         "git_commit": git_commit(),
         "start_unix": start_time,

@@ -207,6 +207,40 @@ fn a_stopped_sweep_reruns_only_the_missing_jobs() {
     }
 }
 
+/// `--jobs 2 --threads 1`: each job in a one-thread pool of its own, recorded in run.json, with
+/// the same results as one job at a time on all cores (CPU training does not depend on threads).
+#[test]
+fn jobs_with_their_own_threads_give_the_same_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path(), GRID);
+    let ids = ids(&file);
+    let read = |root: &str, id: &str, f: &str| {
+        let p = dir.path().join(root).join("tiny").join(id).join(f);
+        let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(p).unwrap()).unwrap();
+        v
+    };
+    let (code, _, err) = run(sweep(&file, dir.path()).args(["--jobs", "1"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(ser()
+        .args(["-q", "sweep"])
+        .arg(&file)
+        .args(["--jobs", "2", "--threads", "1", "--out"])
+        .arg(dir.path().join("results-2x1"))
+        .arg("--cache")
+        .arg(dir.path().join("cache")));
+    assert_eq!(code, 0, "{err}");
+    for id in &ids {
+        assert_eq!(read("results-2x1", id, "run.json")["threads"], 1);
+        for key in ["accuracy", "f1_macro", "confusion"] {
+            assert_eq!(
+                read("results", id, "metrics.json")[key],
+                read("results-2x1", id, "metrics.json")[key],
+                "{id} {key}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_failed_job_is_recorded_the_sweep_goes_on_and_the_exit_code_says_so() {
     let dir = tempfile::tempdir().unwrap();

@@ -160,31 +160,21 @@ fn one_clip(audio: &AudioConfig, ex: &mut Extractor, path: &Path) -> Result<()> 
 fn time_peer(python: &Path, peer_dir: &Path, files: &[PathBuf], passes: usize) -> Result<f64> {
     let script = std::env::temp_dir().join(format!("ser-peer-features-{}.py", std::process::id()));
     std::fs::write(&script, PEER_SCRIPT).map_err(|e| Error::io(&script, e))?;
-    let spinner = progress::spinner(format!("librosa ({} clips × {passes} passes)", files.len()));
     // One BLAS thread: librosa's fastest single-process setting here. With OpenBLAS's default
     // threads, its mel projection slows down up to 20× whenever another process uses a core,
     // which would flatter our ratio.
-    let output = std::process::Command::new(python)
-        .env("OPENBLAS_NUM_THREADS", "1")
-        .arg(&script)
-        .arg(peer_dir)
-        .arg(passes.to_string())
-        .args(files)
-        .output()
-        .map_err(|e| Error::io(python, e));
-    spinner.finish_and_clear();
+    let stdout = super::run_peer(
+        std::process::Command::new(python)
+            .env("OPENBLAS_NUM_THREADS", "1")
+            .arg(&script)
+            .arg(peer_dir)
+            .arg(passes.to_string())
+            .args(files),
+        &format!("librosa ({} clips × {passes} passes)", files.len()),
+    );
     let _ = std::fs::remove_file(&script);
-    let output = output?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-        return Err(Error::Usage(format!(
-            "peer failed ({}): {}",
-            output.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-        )));
-    }
-    let v: serde_json::Value = serde_json::from_slice(&output.stdout)
+    let stdout = stdout?;
+    let v: serde_json::Value = serde_json::from_slice(&stdout)
         .map_err(|e| Error::Usage(format!("peer printed no JSON: {e}")))?;
     v["clips_per_s"]
         .as_f64()

@@ -5,9 +5,12 @@
 //! after, and reports the ratio. No numbers are stored in the code.
 
 pub mod features;
+pub mod sweep;
 pub mod train;
 
 use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
 
 /// The Python interpreter of the peer's environment: `--peer-python`, else `$SER_PEER_PYTHON`.
 pub fn peer_python(flag: Option<&Path>) -> Option<PathBuf> {
@@ -24,4 +27,34 @@ pub fn median(values: &[f64]) -> f64 {
         n if n % 2 == 1 => v[n / 2],
         n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
+}
+
+/// Runs one of the peer's Python commands to completion behind a spinner labelled `what`; its
+/// stdout, or an error with the exit status and the last lines of its stderr.
+pub fn run_peer(cmd: &mut std::process::Command, what: &str) -> Result<Vec<u8>> {
+    let spinner = crate::progress::spinner(what.to_string());
+    let output = cmd.output();
+    spinner.finish_and_clear();
+    let program = PathBuf::from(cmd.get_program());
+    let output = output.map_err(|e| Error::io(&program, e))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        return Err(Error::Usage(format!(
+            "peer failed ({what}, {}): {}",
+            output.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        )));
+    }
+    Ok(output.stdout)
+}
+
+/// The 1-minute load average, where the system reports one.
+pub fn load_avg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }

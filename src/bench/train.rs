@@ -35,7 +35,7 @@ use crate::progress;
 pub const CREMA_D_TRAIN_CLIPS: usize = 4948;
 
 /// The speakers of the EmoDB clips in `../shared/data/emodb` (the peer's `--speakers`).
-const PEER_SPEAKERS: &str = "03,08,09,10,11,12,13";
+pub(crate) const PEER_SPEAKERS: &str = "03,08,09,10,11,12,13";
 
 /// Which network to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -182,7 +182,7 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
         .unwrap_or_else(|| Some("peer not run (--no-peer)".to_string()));
     let mut out = Vec::new();
     for &which in &bench.models {
-        let load0 = load_avg();
+        let load0 = super::load_avg();
         let config = which.config();
         let (x, labels, data) = batch(which, bench.batch, bench.corpus.as_deref())?;
         let kernels: &[bool] = if bench.burn_kernels {
@@ -225,7 +225,7 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
             peer_error,
             train_ratio,
             infer_ratio,
-            load_avg: [load0, load_avg()],
+            load_avg: [load0, super::load_avg()],
         });
     }
     Ok(out)
@@ -390,31 +390,20 @@ fn time_peer(dir: &Path, which: BenchModel, bench: &TrainBench) -> Result<Timing
     let python = dir.join(".venv/bin/python");
     let prefix = "sertrain_";
     let filters = which.filters().map(|f| f.to_string());
-    let spinner = progress::spinner(format!("keras {}", which.label()));
-    let output = Command::new(&python)
-        .current_dir(dir)
-        .env("TF_CPP_MIN_LOG_LEVEL", "2")
-        .arg("time_steps.py")
-        .args(["--speakers", PEER_SPEAKERS, "--prefix", prefix])
-        .args(["--model", which.peer_name(), "--filters"])
-        .args(&filters)
-        .args(["--batch", &bench.batch.to_string()])
-        .args(["--warmup", &bench.warmup.max(1).to_string()])
-        .args(["--steps", &bench.steps.to_string()])
-        .args(["--predict-steps", &bench.steps.to_string()])
-        .output()
-        .map_err(|e| Error::io(&python, e));
-    spinner.finish_and_clear();
-    let output = output?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-        return Err(Error::Usage(format!(
-            "peer failed ({}): {}",
-            output.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-        )));
-    }
+    super::run_peer(
+        Command::new(&python)
+            .current_dir(dir)
+            .env("TF_CPP_MIN_LOG_LEVEL", "2")
+            .arg("time_steps.py")
+            .args(["--speakers", PEER_SPEAKERS, "--prefix", prefix])
+            .args(["--model", which.peer_name(), "--filters"])
+            .args(&filters)
+            .args(["--batch", &bench.batch.to_string()])
+            .args(["--warmup", &bench.warmup.max(1).to_string()])
+            .args(["--steps", &bench.steps.to_string()])
+            .args(["--predict-steps", &bench.steps.to_string()]),
+        &format!("keras {}", which.label()),
+    )?;
     let path = dir.join("results").join(format!(
         "{prefix}steps_{}_{}.json",
         which.peer_name(),
@@ -443,16 +432,6 @@ fn time_peer(dir: &Path, which: BenchModel, bench: &TrainBench) -> Result<Timing
         steps,
         infer,
     ))
-}
-
-/// The 1-minute load average, where the system reports one.
-fn load_avg() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// The final table: per model, ours (each kernel set) and Keras, with the ratios.

@@ -72,6 +72,35 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Wall time of a whole sweep, cold: the report's 1D CNN × 3 filter sets × seeds 0 1 2 × 20
+    /// epochs on EmoDB (experiments/bench-sweep.toml), beside the peer's features.py + run_1d.py
+    /// doing the same nine trainings in the same run.
+    #[command(
+        after_help = "Example:\n  ser bench sweep --corpus ../shared/data/emodb/wav --peer /tmp/peer --setup 1 --setup 2x1\n\nThe peer needs tensorflow-cpu and its copy of the clips: `just peer-setup-train`."
+    )]
+    Sweep {
+        /// The EmoDB folder.
+        #[arg(long, default_value = "../shared/data/emodb/wav")]
+        corpus: PathBuf,
+        /// Our setups, each run cold in turn: JOBS (sharing all cores) or JOBSxTHREADS per job.
+        #[arg(long = "setup", value_name = "JOBS[xTHREADS]", default_value = "2x1")]
+        setups: Vec<bench::sweep::Setup>,
+        /// Epochs of every training (both sides).
+        #[arg(long, default_value_t = 20)]
+        epochs: usize,
+        /// The peer's folder (also $SER_PEER_DIR).
+        #[arg(long, env = "SER_PEER_DIR", default_value = "/tmp/peer")]
+        peer: PathBuf,
+        /// Measure ours only.
+        #[arg(long)]
+        no_peer: bool,
+        /// Keep our runs in this folder (default: a temporary one, removed).
+        #[arg(long, value_name = "DIR")]
+        work: Option<PathBuf>,
+        /// Also write the results as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 /// `--model` of `ser bench train`.
@@ -145,6 +174,27 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             let results = bench::train::run(&spec)?;
             println!("{}", bench::train::table(&results));
             write_json(json.as_deref(), &results)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Sweep {
+            corpus,
+            setups,
+            epochs,
+            peer,
+            no_peer,
+            work,
+            json,
+        } => {
+            let spec = bench::sweep::SweepBench {
+                corpus,
+                epochs: Some(epochs),
+                setups,
+                peer: (!no_peer).then_some(peer),
+                work,
+            };
+            let result = bench::sweep::run(&spec)?;
+            println!("{}", bench::sweep::table(&result));
+            write_json(json.as_deref(), &result)?;
             Ok(ExitCode::SUCCESS)
         }
     }

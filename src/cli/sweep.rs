@@ -80,6 +80,10 @@ pub struct SweepArgs {
     /// Jobs at once (threads; each job's tensor work is multi-threaded too).
     #[arg(long, short = 'j', default_value_t = 1, value_name = "N")]
     jobs: usize,
+    /// Threads of each job's tensor work (default: the jobs share all cores). On 2 cores,
+    /// `--jobs 2 --threads 1` trains two small models at once, one core each.
+    #[arg(long, value_name = "T")]
+    threads: Option<usize>,
     /// Run at most N jobs now; the rest stay for the next sweep.
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
@@ -134,6 +138,7 @@ pub fn sweep(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
         limit: args.limit,
         overrides: args.flags.overrides(),
         quiet,
+        threads: args.threads,
     };
     let outcome = runner::sweep(&exp, &jobs, &args.flags.trainer(quiet), &opts)?;
     let summary = report::load(&out)?;
@@ -240,6 +245,7 @@ pub fn run(args: RunArgs, quiet: bool) -> Result<ExitCode> {
         limit: None,
         overrides: args.flags.overrides(),
         quiet,
+        threads: None,
     };
     let outcome = runner::sweep(
         &exp,

@@ -275,7 +275,7 @@ pub fn generate_spec(out: &Path, spec: &SynthSpec) -> Result<SynthSummary> {
             tracing::info!(
                 dir = %out.display(),
                 files = spec.file_count(),
-                seconds,
+                audio_seconds = format!("{seconds:.0}"),
                 "generated the synthetic corpus"
             );
             Ok(SynthSummary {

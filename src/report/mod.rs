@@ -422,7 +422,13 @@ fn layout(t: &Table, grid_keys: &[String], jobs: &[Job], origin: &Path) -> Resul
     let seeds = file.seeds.clone().unwrap_or_else(|| {
         grid_keys
             .iter()
-            .filter(|k| k.ends_with(".seed") && k.as_str() != "split.seed")
+            // The split's seed too: the report's protocol draws split and weights from one seed
+            // (`random_state`), so both vary together; to compare splits, name it in `rows`.
+            .filter(|k| {
+                k.ends_with(".seed")
+                    && !file.rows.iter().flatten().any(|r| r == *k)
+                    && !file.tables_by.contains(k)
+            })
             .cloned()
             .collect()
     });

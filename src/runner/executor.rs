@@ -36,6 +36,9 @@ pub struct SweepOptions {
     pub overrides: Overrides,
     /// No progress bar.
     pub quiet: bool,
+    /// Rayon threads of each job's tensor work (its own pool per job thread); `None`: all jobs
+    /// share the global pool (one thread per core).
+    pub threads: Option<usize>,
 }
 
 impl SweepOptions {
@@ -48,6 +51,7 @@ impl SweepOptions {
             limit: None,
             overrides: Overrides::default(),
             quiet: false,
+            threads: None,
         }
     }
 }
@@ -182,9 +186,26 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
             r.push((i, ran));
         }
     };
+    // With `threads`, each job thread runs its jobs inside a pool of its own, so N jobs × T
+    // threads never oversubscribe the cores (all tensor and GEMM work goes to the current pool).
+    let pool = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Error::Usage(format!("cannot start {threads} threads per job: {e}")))
+    };
+    let pools = match opts.threads {
+        Some(t) => (0..opts.jobs.clamp(1, todo.len()))
+            .map(|_| pool(t.max(1)).map(Some))
+            .collect::<Result<Vec<_>>>()?,
+        None => (0..opts.jobs.clamp(1, todo.len())).map(|_| None).collect(),
+    };
     std::thread::scope(|s| {
-        for _ in 0..opts.jobs.clamp(1, todo.len()) {
-            s.spawn(work);
+        for p in &pools {
+            s.spawn(|| match p {
+                Some(p) => p.install(work),
+                None => work(),
+            });
         }
     });
     if let Some(pb) = pb {
