@@ -84,10 +84,8 @@ impl EvalTarget {
 /// How to evaluate (nothing here changes the result).
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
-    /// Feature cache root.
-    pub cache_dir: PathBuf,
-    /// Leave out unreadable clips (listed in the log) instead of failing.
-    pub skip_bad: bool,
+    /// Feature cache root and `--skip-bad` (unreadable clips listed in the log, not fatal).
+    pub cache: CacheOptions,
     /// Where to write (default `RUN_DIR/eval/<target>`).
     pub out: Option<PathBuf>,
     /// Backend and device to run the model on.
@@ -123,15 +121,7 @@ pub fn evaluate_run(
         data.path = path.clone();
     }
     let corpus = corpus::open(&data)?;
-    let table = cache::features_for(
-        &corpus,
-        &config.audio,
-        &config.features,
-        &CacheOptions {
-            dir: opts.cache_dir.clone(),
-            skip_bad: opts.skip_bad,
-        },
-    )?;
+    let table = cache::features_for(&corpus, &config.audio, &config.features, &opts.cache)?;
     // Row of each corpus item in the feature table (items skipped as unreadable have none).
     let row_of: HashMap<usize, usize> = table
         .items

@@ -23,10 +23,8 @@ use crate::train::{self, Examples, TrainJob};
 /// How to run a job (nothing here changes its result).
 #[derive(Debug, Clone)]
 pub struct JobOptions {
-    /// Feature cache root.
-    pub cache_dir: PathBuf,
-    /// Leave out unreadable clips (listed) instead of failing.
-    pub skip_bad: bool,
+    /// Feature cache root and `--skip-bad`.
+    pub cache: CacheOptions,
     /// No progress bars.
     pub quiet: bool,
     /// Sweeps set this to the job id: epoch bars are prefixed with it and cleared after each
@@ -37,8 +35,10 @@ pub struct JobOptions {
 impl Default for JobOptions {
     fn default() -> Self {
         Self {
-            cache_dir: PathBuf::from("results/cache"),
-            skip_bad: false,
+            cache: CacheOptions {
+                dir: PathBuf::from("results/cache"),
+                skip_bad: false,
+            },
             quiet: false,
             label: None,
         }
@@ -68,15 +68,7 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
     train::checkpoint::write_atomic(&run_dir.join("config.toml"), resolved.as_bytes())?;
 
     let corpus = corpus::open(&config.data)?;
-    let table = cache::features_for(
-        &corpus,
-        &config.audio,
-        &config.features,
-        &CacheOptions {
-            dir: opts.cache_dir.clone(),
-            skip_bad: opts.skip_bad,
-        },
-    )?;
+    let table = cache::features_for(&corpus, &config.audio, &config.features, &opts.cache)?;
     // Split only what has features: with --skip-bad, unreadable clips are out of every part.
     let usable = subset(&corpus, &table);
     let parts = split::make_split(&usable, &config.split)?;

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::cache::CacheOptions;
 use crate::error::{Error, Result};
 use crate::job::JobOptions;
 use crate::runner::{self, Experiment, Job, LocalTrainer, SweepOptions, Trainer};
@@ -208,8 +209,10 @@ fn time_ours(exp: &Experiment, jobs: &[Job], setup: Setup, dir: &Path) -> Result
     let load0 = super::load_avg();
     let trainer = LocalTrainer {
         options: JobOptions {
-            cache_dir: dir.join("cache"),
-            skip_bad: false,
+            cache: CacheOptions {
+                dir: dir.join("cache"),
+                skip_bad: false,
+            },
             quiet: true,
             label: None,
         },

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::cache::CacheOptions;
 use crate::config::BackendKind;
 use crate::error::Result;
 use crate::infer::{self, EvalOptions, EvalTarget};
@@ -66,8 +67,10 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
         None => EvalTarget::TestSplit,
     };
     let opts = EvalOptions {
-        cache_dir: args.cache,
-        skip_bad: args.skip_bad,
+        cache: CacheOptions {
+            dir: args.cache,
+            skip_bad: args.skip_bad,
+        },
         out: args.out,
         backend: args.backend,
         device: args.device,

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::cache::CacheOptions;
 use crate::config::BackendKind;
 use crate::error::{Error, Result};
 use crate::job::JobOptions;
@@ -52,8 +53,10 @@ impl RunFlags {
     fn trainer(&self, quiet: bool) -> LocalTrainer {
         LocalTrainer {
             options: JobOptions {
-                cache_dir: self.cache.clone(),
-                skip_bad: self.skip_bad,
+                cache: CacheOptions {
+                    dir: self.cache.clone(),
+                    skip_bad: self.skip_bad,
+                },
                 quiet,
                 label: None,
             },

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+use crate::cache::CacheOptions;
 use crate::config::BackendKind;
 use crate::error::Result;
 use crate::job::{self, JobOptions};
@@ -68,8 +69,10 @@ pub fn train(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
         PathBuf::from("results/train").join(stem)
     });
     let opts = JobOptions {
-        cache_dir: args.cache,
-        skip_bad: args.skip_bad,
+        cache: CacheOptions {
+            dir: args.cache,
+            skip_bad: args.skip_bad,
+        },
         quiet,
         label: None,
     };

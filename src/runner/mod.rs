@@ -23,7 +23,7 @@ pub mod state;
 
 use std::path::{Path, PathBuf};
 
-use crate::cache::{self, CacheOptions};
+use crate::cache;
 use crate::config::{BackendKind, Config};
 use crate::error::Result;
 use crate::job::{self, JobOptions};
@@ -58,10 +58,7 @@ impl Trainer for LocalTrainer {
             &corpus,
             &config.audio,
             &config.features,
-            &CacheOptions {
-                dir: self.options.cache_dir.clone(),
-                skip_bad: self.options.skip_bad,
-            },
+            &self.options.cache,
         )?;
         tracing::info!(
             "features: {} clips × {:?} ({}) {}",
