@@ -11,6 +11,7 @@ mod infer;
 mod model;
 mod parity;
 mod plot;
+mod report;
 mod runner;
 mod split;
 mod synth;

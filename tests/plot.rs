@@ -10,7 +10,7 @@ use ser::train::EpochRecord;
 use crate::common::{ser, stdout, write_sine_wav};
 
 /// Width and height from a PNG's IHDR chunk, after checking the signature.
-fn png_size(path: &Path) -> (u32, u32) {
+pub(crate) fn png_size(path: &Path) -> (u32, u32) {
     let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(b.len() > 24, "{} is too short for a PNG", path.display());
     assert_eq!(
@@ -87,8 +87,25 @@ fn curves_confusion_and_charts_render() {
         },
     ];
     let metrics = vec!["accuracy".to_string(), "macro F1".to_string()];
-    charts::write_bars(&d.join("bars.png"), "filters", &metrics, &groups).unwrap();
+    charts::write_bars(
+        &d.join("bars.png"),
+        "filters",
+        "model.filters",
+        &metrics,
+        &groups,
+    )
+    .unwrap();
     assert_eq!(png_size(&d.join("bars.png")), (640, 520));
+    // Long labels widen the chart rather than overlap.
+    let long: Vec<BarGroup> = (0..8)
+        .map(|i| BarGroup {
+            label: format!("[512, 512, 128], 2d, {i}"),
+            values: vec![(0.5, None), (0.4, None)],
+        })
+        .collect();
+    charts::write_bars(&d.join("long.png"), "t", "keys", &metrics, &long).unwrap();
+    let (w, _) = png_size(&d.join("long.png"));
+    assert!(w >= 8 * 22 * 7, "8 labels of 22 characters in {w} px");
     let curves = vec![Curve {
         label: "a".into(),
         points: vec![(1.0, 0.3), (2.0, 0.4), (3.0, 0.45)],
@@ -100,7 +117,8 @@ fn curves_confusion_and_charts_render() {
         &curves,
     )
     .unwrap();
-    assert_eq!(png_size(&d.join("lines.png")), (1000, 520));
+    // 900 px of plot and a legend column beside it.
+    assert_eq!(png_size(&d.join("lines.png")), (1020, 520));
 
     // Only .png and .svg: anything else is a clear error naming the file.
     let err = ser::plot::curves::write(&d.join("curves.jpg"), &history(), 7).unwrap_err();

@@ -12,7 +12,7 @@ use ser::report;
 use ser::runner::Experiment;
 
 /// A two-speaker synthetic corpus (144 clips), generated once for all tests.
-fn corpus() -> &'static Path {
+pub(crate) fn corpus() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep().join("synth");
@@ -22,7 +22,7 @@ fn corpus() -> &'static Path {
 }
 
 /// Runs `c`; returns (exit code, stdout, stderr).
-fn run(c: &mut Command) -> (i32, String, String) {
+pub(crate) fn run(c: &mut Command) -> (i32, String, String) {
     let out = c.output().expect("run ser");
     (
         out.status.code().unwrap_or(-1),
@@ -32,7 +32,7 @@ fn run(c: &mut Command) -> (i32, String, String) {
 }
 
 /// A grid of 4 tiny jobs: short clips (16 frames), one conv layer, 2 epochs.
-fn experiment(dir: &Path, grid: &str) -> PathBuf {
+pub(crate) fn experiment(dir: &Path, grid: &str) -> PathBuf {
     let file = dir.join("tiny.toml");
     fs::write(
         &file,
@@ -49,9 +49,9 @@ fn experiment(dir: &Path, grid: &str) -> PathBuf {
     file
 }
 
-const GRID: &str = "[grid]\n\"model.filters\" = [[4], [6]]\n\"train.seed\" = [0, 1]\n";
+pub(crate) const GRID: &str = "[grid]\n\"model.filters\" = [[4], [6]]\n\"train.seed\" = [0, 1]\n";
 
-fn sweep(file: &Path, dir: &Path) -> Command {
+pub(crate) fn sweep(file: &Path, dir: &Path) -> Command {
     let mut c = ser();
     c.arg("-q")
         .arg("sweep")
@@ -63,7 +63,7 @@ fn sweep(file: &Path, dir: &Path) -> Command {
     c
 }
 
-fn ids(file: &Path) -> Vec<String> {
+pub(crate) fn ids(file: &Path) -> Vec<String> {
     Experiment::from_file(file)
         .unwrap()
         .jobs()
@@ -315,7 +315,7 @@ fn malformed_experiments_name_the_file_and_the_key() {
 
 /// A results folder made by hand: `experiment.toml` and, per job, `metrics.json` (or
 /// `error.txt`), with the numbers given.
-fn hand_made(dir: &Path, text: &str, metrics: &[Option<(f64, f64)>]) -> Vec<String> {
+pub(crate) fn hand_made(dir: &Path, text: &str, metrics: &[Option<(f64, f64)>]) -> Vec<String> {
     fs::create_dir_all(dir).unwrap();
     fs::write(dir.join("experiment.toml"), text).unwrap();
     let exp = Experiment::from_file(&dir.join("experiment.toml")).unwrap();
@@ -339,7 +339,7 @@ fn hand_made(dir: &Path, text: &str, metrics: &[Option<(f64, f64)>]) -> Vec<Stri
     jobs.into_iter().map(|j| j.id).collect()
 }
 
-const LAYOUT: &str = "[data]\ncorpus = \"synth\"\n[model]\nfilters = [8]\n\
+pub(crate) const LAYOUT: &str = "[data]\ncorpus = \"synth\"\n[model]\nfilters = [8]\n\
     [grid]\n\"model.filters\" = [[8], [4]]\n\"train.epochs\" = [30, 60]\n\"train.seed\" = [0, 1, 2]\n\
     [report]\nrows = [\"model.filters\"]\ntables_by = [\"train.epochs\"]\n\
     metrics = [\"accuracy\", \"f1_macro\"]\n\

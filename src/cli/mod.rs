@@ -52,7 +52,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Rerun one job of an experiment (e.g. on a GPU with --backend wgpu).
     Run(sweep::RunArgs),
-    /// Write comparison tables (summary.md, summary.csv) of experiments' results folders.
+    /// Write comparison tables and charts of experiments' results folders (summary.md, charts,
+    /// summary.csv; --html: one self-contained report.html).
     Report(report::ReportArgs),
     /// Re-evaluate a finished run's model on its test split or on another corpus.
     Eval(infer::EvalArgs),

@@ -1,4 +1,5 @@
-//! `ser report`: comparison tables of experiments' results folders.
+//! `ser report`: comparison tables and charts of experiments' results folders, and with
+//! `--html` one self-contained page each.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ use crate::report;
 /// `ser report DIR...`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  ser report results/quickstart\n  \
+    ser report results/quickstart --html          (also report.html: tables, charts, confusion matrices)\n  \
     ser report results/filters results/epochs   (side by side: also writes results/comparison.md)")]
 pub struct ReportArgs {
     /// Results folders of experiments (OUT/<experiment>/).
@@ -20,17 +22,27 @@ pub struct ReportArgs {
     /// folder's parent).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Also write report.html in each folder: the tables, the charts and every run's confusion
+    /// matrix in one self-contained page (pictures inlined; opens offline).
+    #[arg(long)]
+    html: bool,
 }
 
 pub fn report(args: ReportArgs) -> Result<ExitCode> {
     let mut summaries = Vec::new();
     for dir in &args.dirs {
         let s = report::load(dir)?;
-        let md = report::write(&s)?;
+        let written = report::write(&s, args.html)?;
+        for w in &written.warnings {
+            tracing::warn!("{w}");
+        }
         if args.dirs.len() == 1 {
-            println!("{md}");
+            println!("{}", written.markdown);
         }
         eprintln!("wrote {}", dir.join("summary.md").display());
+        if let Some(page) = &written.html {
+            eprintln!("wrote {}", page.display());
+        }
         summaries.push(s);
     }
     if summaries.len() > 1 {

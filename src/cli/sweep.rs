@@ -145,8 +145,11 @@ pub fn sweep(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
     };
     let outcome = runner::sweep(&exp, &jobs, &args.flags.trainer(quiet), &opts)?;
     let summary = report::load(&out)?;
-    let md = report::write(&summary)?;
-    println!("{md}");
+    let written = report::write(&summary, false)?;
+    for w in &written.warnings {
+        tracing::warn!("{w}");
+    }
+    println!("{}", written.markdown);
     eprintln!(
         "{}: {} of {} jobs done ({} now, {} before), {} failed{}{} in {:.1} s; summary: {}",
         exp.name,
@@ -273,7 +276,9 @@ pub fn run(args: RunArgs, quiet: bool) -> Result<ExitCode> {
     }
     println!("run directory: {}", dir.display());
     let summary = report::load(&out)?;
-    report::write(&summary)?;
+    for w in report::write(&summary, false)?.warnings {
+        tracing::warn!("{w}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

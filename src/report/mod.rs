@@ -23,7 +23,13 @@
 //! One row per grid point (every varying key but the seeds fixed): mean ± sample standard
 //! deviation (n − 1) over the seeds, and n. Without `experiment.toml` (a folder of run
 //! directories made by hand) the keys that differ between the runs' `config.toml` are the grid.
+//!
+//! [`write`] puts beside the tables, per table, a bar chart of accuracy and F-score per grid
+//! point and a line chart of validation accuracy by epoch ([`charts`]), linked from
+//! `summary.md`; with `html` also `report.html`, one self-contained page ([`html`]).
 
+pub mod charts;
+pub mod html;
 mod table;
 
 use std::collections::BTreeMap;
@@ -38,7 +44,10 @@ use crate::job::METRICS_FILE;
 use crate::runner::grid::{self, config_value, Experiment, Job, Point};
 use crate::runner::{JobState, EXPERIMENT_FILE};
 
-pub use table::{compare_csv, compare_markdown, csv, markdown};
+pub use table::{
+    blocks, compare_csv, compare_markdown, csv, markdown, markdown_with_charts, render_markdown,
+    Block, TableCharts,
+};
 
 /// The metrics a table can show: name in `metrics.json` and `[report].metrics`, column head,
 /// decimals.
@@ -147,6 +156,8 @@ pub struct Row {
     pub reference: Vec<Option<f64>>,
     /// One of the row's jobs (its settings are the row's).
     pub job: Job,
+    /// Indices into [`Summary::jobs`] of all the row's jobs, in grid order.
+    pub runs: Vec<usize>,
     /// Runs done, failed, not run yet.
     pub done: usize,
     pub failed: usize,
@@ -267,15 +278,49 @@ pub fn load(dir: &Path) -> Result<Summary> {
     })
 }
 
-/// Writes `summary.md` and `summary.csv` into the summary's folder; returns the markdown.
-pub fn write(summary: &Summary) -> Result<String> {
-    let md = markdown(summary);
+/// What [`write`] wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// `summary.md`.
+    pub markdown: String,
+    /// The charts per table (file names in the folder).
+    pub charts: Vec<TableCharts>,
+    /// `report.html`, when asked for.
+    pub html: Option<PathBuf>,
+    /// What was left out and why (a run's missing `history.csv`, an unreadable picture): the
+    /// report is complete otherwise.
+    pub warnings: Vec<String>,
+}
+
+/// The self-contained page [`write`] writes with `html`.
+pub const HTML_FILE: &str = "report.html";
+
+/// Writes the charts, `summary.md` (linking them) and `summary.csv` into the summary's folder,
+/// and with `html` also `report.html`. Every file is written atomically. A chart or picture
+/// that cannot be drawn or read is a warning, not an error: the tables matter most.
+pub fn write(summary: &Summary, html: bool) -> Result<Written> {
+    let (charts, mut warnings) = charts::write(summary);
+    let blocks = blocks(summary, &charts);
+    let md = render_markdown(&blocks);
     let w = |name: &str, text: &str| {
         crate::train::checkpoint::write_atomic(&summary.dir.join(name), text.as_bytes())
     };
     w("summary.md", &md)?;
     w("summary.csv", &csv(summary))?;
-    Ok(md)
+    let html = if html {
+        let (page, more) = html::render(summary, &blocks);
+        warnings.extend(more);
+        w(HTML_FILE, &page)?;
+        Some(summary.dir.join(HTML_FILE))
+    } else {
+        None
+    };
+    Ok(Written {
+        markdown: md,
+        charts,
+        html,
+        warnings,
+    })
 }
 
 fn read_metrics(path: &Path) -> Result<BTreeMap<String, f64>> {
@@ -545,17 +590,17 @@ fn aggregate(jobs: &[JobResult], layout: &Layout) -> Vec<Row> {
             .collect()
     };
     let mut order: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
-    let mut members: Vec<Vec<&JobResult>> = Vec::new();
-    for j in jobs {
+    let mut members: Vec<Vec<(usize, &JobResult)>> = Vec::new();
+    for (i, j) in jobs.iter().enumerate() {
         let k = (
             key_of(&j.job, &layout.tables_by),
             key_of(&j.job, &layout.rows),
         );
         match order.iter().position(|o| *o == k) {
-            Some(i) => members[i].push(j),
+            Some(at) => members[at].push((i, j)),
             None => {
                 order.push(k);
-                members.push(vec![j]);
+                members.push(vec![(i, j)]);
             }
         }
     }
@@ -568,7 +613,8 @@ fn aggregate(jobs: &[JobResult], layout: &Layout) -> Vec<Row> {
     }
     let mut rows = Vec::new();
     for t in &tables {
-        for ((tk, label), group) in order.iter().zip(&members).filter(|((tk, _), _)| tk == t) {
+        for ((tk, label), indexed) in order.iter().zip(&members).filter(|((tk, _), _)| tk == t) {
+            let group: Vec<&JobResult> = indexed.iter().map(|(_, j)| *j).collect();
             let done: Vec<&&JobResult> =
                 group.iter().filter(|j| j.state == JobState::Done).collect();
             let stats = layout
@@ -600,6 +646,7 @@ fn aggregate(jobs: &[JobResult], layout: &Layout) -> Vec<Row> {
                 .collect();
             rows.push(Row {
                 job: first.clone(),
+                runs: indexed.iter().map(|(i, _)| *i).collect(),
                 table: tk.clone(),
                 label: label.clone(),
                 stats,

@@ -72,34 +72,99 @@ fn runs_cell(row: &Row) -> String {
     }
 }
 
+/// One piece of a report document, rendered as Markdown ([`render_markdown`]) or HTML
+/// (`report::html`): both formats say the same thing from one description.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Title(String),
+    Heading(String),
+    /// Lines of one paragraph; text in backticks is code.
+    Para(Vec<String>),
+    Table {
+        head: Vec<String>,
+        body: Vec<Vec<String>>,
+    },
+    /// A picture in the results folder (file name relative to it) and what it shows.
+    Image {
+        file: String,
+        alt: String,
+    },
+}
+
+/// The charts drawn for one table of a summary: file names in the results folder.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableCharts {
+    /// The table's `tables_by` values (empty with one table).
+    pub table: Vec<Value>,
+    /// Accuracy and F-score per grid point (`bars*.png`).
+    pub bars: Option<String>,
+    /// Validation accuracy by epoch per grid point (`val_accuracy*.png`).
+    pub val_accuracy: Option<String>,
+}
+
+/// `train.epochs = 30, model.kind = 2d` of a table's `tables_by` values.
+pub(crate) fn table_title(keys: &[String], values: &[Value]) -> String {
+    keys.iter()
+        .zip(values)
+        .map(|(k, v)| format!("{k} = {}", show(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The summary as Markdown: a title, what was averaged, one table per `tables_by` value, then
 /// failed jobs and jobs not done yet.
 pub fn markdown(s: &Summary) -> String {
+    render_markdown(&blocks(s, &[]))
+}
+
+/// [`markdown`] with each table's charts under it (`summary.md`).
+pub fn markdown_with_charts(s: &Summary, charts: &[TableCharts]) -> String {
+    render_markdown(&blocks(s, charts))
+}
+
+/// Blocks as Markdown: one blank line between blocks.
+pub fn render_markdown(blocks: &[Block]) -> String {
+    let parts: Vec<String> = blocks
+        .iter()
+        .map(|b| match b {
+            Block::Title(t) => format!("# {t}\n"),
+            Block::Heading(t) => format!("## {t}\n"),
+            Block::Para(lines) => lines.iter().map(|l| format!("{l}\n")).collect(),
+            Block::Table { head, body } => md_table(head, body),
+            // File names are ours (no spaces or brackets): a plain link renders everywhere.
+            Block::Image { file, alt } => format!("![{}]({file})\n", alt.replace(['[', ']'], "")),
+        })
+        .collect();
+    parts.join("\n")
+}
+
+/// The summary as document blocks; `charts` go under the table they belong to.
+pub fn blocks(s: &Summary, charts: &[TableCharts]) -> Vec<Block> {
     let l = &s.layout;
     let (done, failed, other) = s.counts();
-    let mut out = format!("# {}\n\n", s.name);
+    let mut out = vec![Block::Title(s.name.clone())];
     if let Some(note) = &l.note {
-        out += &format!("{}\n\n", note.trim());
+        out.push(Block::Para(vec![note.trim().to_string()]));
     }
-    out += &format!(
-        "{done} of {} jobs done, {failed} failed, {other} not done yet ({}).\n",
+    let mut intro = vec![format!(
+        "{done} of {} jobs done, {failed} failed, {other} not done yet ({}).",
         s.jobs.len(),
         s.dir.display()
-    );
+    )];
     if l.seeds.is_empty() {
-        out += "One run per row.\n";
+        intro.push("One run per row.".into());
     } else {
-        out += &format!(
-            "Cells: mean ± sample standard deviation (n − 1) over {}; n = runs averaged.\n",
+        intro.push(format!(
+            "Cells: mean ± sample standard deviation (n − 1) over {}; n = runs averaged.",
             l.seeds
                 .iter()
                 .map(|k| format!("`{k}`"))
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
+        ));
     }
     if l.references.iter().any(|r| !r.values.is_empty()) {
-        out += "Columns marked (report) are the published single-run numbers.\n";
+        intro.push("Columns marked (report) are the published single-run numbers.".into());
     }
     if !s.fixed.is_empty() {
         let f: Vec<String> = s
@@ -107,8 +172,12 @@ pub fn markdown(s: &Summary) -> String {
             .iter()
             .map(|(k, v)| format!("`{k} = {}`", show(v)))
             .collect();
-        out += &format!("Settings (where not the defaults): {}.\n", f.join(", "));
+        intro.push(format!(
+            "Settings (where not the defaults): {}.",
+            f.join(", ")
+        ));
     }
+    out.push(Block::Para(intro));
     let has_ref: Vec<bool> = (0..l.metrics.len())
         .map(|m| s.rows.iter().any(|r| r.reference[m].is_some()))
         .collect();
@@ -121,22 +190,10 @@ pub fn markdown(s: &Summary) -> String {
         }
     }
     head.push("n".into());
-    let mut tables: Vec<&Vec<Value>> = Vec::new();
-    for r in &s.rows {
-        if !tables.contains(&&r.table) {
-            tables.push(&r.table);
-        }
-    }
-    for t in tables {
-        out += "\n";
+    for t in table_keys(s) {
+        let title = table_title(&l.tables_by, t);
         if !l.tables_by.is_empty() {
-            let title: Vec<String> = l
-                .tables_by
-                .iter()
-                .zip(t)
-                .map(|(k, v)| format!("{k} = {}", show(v)))
-                .collect();
-            out += &format!("## {}\n\n", title.join(", "));
+            out.push(Block::Heading(title.clone()));
         }
         let body: Vec<Vec<String>> = s
             .rows
@@ -159,7 +216,31 @@ pub fn markdown(s: &Summary) -> String {
                 cells
             })
             .collect();
-        out += &md_table(&head, &body);
+        out.push(Block::Table {
+            head: head.clone(),
+            body,
+        });
+        let of = if l.tables_by.is_empty() {
+            String::new()
+        } else {
+            format!(", {title}")
+        };
+        for c in charts.iter().filter(|c| &c.table == t) {
+            if let Some(f) = &c.bars {
+                out.push(Block::Image {
+                    file: f.clone(),
+                    alt: format!(
+                        "Accuracy and F-score (macro F1) per grid point, mean ± std over seeds{of}"
+                    ),
+                });
+            }
+            if let Some(f) = &c.val_accuracy {
+                out.push(Block::Image {
+                    file: f.clone(),
+                    alt: format!("Validation accuracy by epoch, mean over seeds{of}"),
+                });
+            }
+        }
     }
     let failed: Vec<Vec<String>> = s
         .jobs
@@ -174,11 +255,14 @@ pub fn markdown(s: &Summary) -> String {
         })
         .collect();
     if !failed.is_empty() {
-        out += "\n## Failed jobs\n\nThe full message is in `<job>/error.txt`.\n\n";
-        out += &md_table(
-            &["job".into(), "grid point".into(), "error".into()],
-            &failed,
-        );
+        out.push(Block::Heading("Failed jobs".into()));
+        out.push(Block::Para(vec![
+            "The full message is in `<job>/error.txt`.".into(),
+        ]));
+        out.push(Block::Table {
+            head: vec!["job".into(), "grid point".into(), "error".into()],
+            body: failed,
+        });
     }
     let waiting: Vec<Vec<String>> = s
         .jobs
@@ -201,23 +285,34 @@ pub fn markdown(s: &Summary) -> String {
         })
         .collect();
     if !waiting.is_empty() {
-        out += "\n## Not done yet\n\n";
-        out += &md_table(
-            &["job".into(), "grid point".into(), "state".into()],
-            &waiting,
-        );
+        out.push(Block::Heading("Not done yet".into()));
+        out.push(Block::Table {
+            head: vec!["job".into(), "grid point".into(), "state".into()],
+            body: waiting,
+        });
     }
     if s.stale > 0 {
-        out += &format!(
-            "\n{} job director{} in the folder {} not in this grid (an earlier version of it) \
-             and {} left out.\n",
+        out.push(Block::Para(vec![format!(
+            "{} job director{} in the folder {} not in this grid (an earlier version of it) \
+             and {} left out.",
             s.stale,
             if s.stale == 1 { "y" } else { "ies" },
             if s.stale == 1 { "is" } else { "are" },
             if s.stale == 1 { "is" } else { "are" },
-        );
+        )]));
     }
     out
+}
+
+/// The distinct `tables_by` values of the rows, in order of first appearance.
+pub(crate) fn table_keys(s: &Summary) -> Vec<&Vec<Value>> {
+    let mut tables: Vec<&Vec<Value>> = Vec::new();
+    for r in &s.rows {
+        if !tables.contains(&&r.table) {
+            tables.push(&r.table);
+        }
+    }
+    tables
 }
 
 fn csv_field(s: &str) -> String {
