@@ -235,7 +235,7 @@ fn time_ours(exp: &Experiment, jobs: &[Job], setup: Setup, dir: &Path) -> Result
             "bench-sweep job {id} failed: {message}"
         )));
     }
-    crate::report::write(&crate::report::load(&out)?)?;
+    crate::report::write(&crate::report::load(&out)?, false)?;
     let total_s = t.elapsed().as_secs_f64();
     let mut acc: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for j in jobs {
