@@ -490,6 +490,18 @@ mod kernels {
         check_conv1d(6, 3, 8, 1, PaddingConfig1d::Valid); // 1×1: no im2col
     }
 
+    #[test]
+    fn conv1d_without_im2col_matches_burn() {
+        // From IMPLICIT_MIN_CIN input channels on, the product reads the padded input in place
+        // and discards the rows that straddle two items; odd sizes and every padding kind.
+        let c = ops::kernels::IMPLICIT_MIN_CIN;
+        check_conv1d(c, 5, 13, 5, PaddingConfig1d::Same);
+        check_conv1d(c + 3, 4, 9, 4, PaddingConfig1d::Same);
+        check_conv1d(c + 1, 3, 12, 3, PaddingConfig1d::Valid);
+        check_conv1d(c, 2, 7, 3, PaddingConfig1d::Explicit(2, 0));
+        check_conv1d(c, 3, 5, 5, PaddingConfig1d::Valid); // one output per item
+    }
+
     fn check_conv2d(
         [cin, cout]: [usize; 2],
         [h, w]: [usize; 2],
@@ -542,10 +554,30 @@ mod kernels {
     }
 
     #[test]
+    fn conv2d_without_im2col_matches_burn() {
+        // One product per item and kernel row over the padded input, rows past the output's
+        // width discarded; odd sizes, asymmetric and explicit padding, several items.
+        let c = ops::kernels::IMPLICIT_MIN_CIN;
+        check_conv2d([c + 1, 5], [9, 7], [5, 5], PaddingConfig2d::Same, 3);
+        check_conv2d([c, 3], [6, 8], [3, 5], PaddingConfig2d::Same, 2);
+        check_conv2d([c, 3], [6, 7], [2, 4], PaddingConfig2d::Same, 2); // asymmetric padding
+        check_conv2d([c + 2, 2], [6, 7], [3, 3], PaddingConfig2d::Valid, 2);
+        check_conv2d(
+            [c, 2],
+            [5, 6],
+            [3, 3],
+            PaddingConfig2d::Explicit(1, 0, 2, 1),
+            2,
+        );
+        check_conv2d([c, 2], [4, 3], [1, 3], PaddingConfig2d::Same, 3); // kh = 1: one product
+    }
+
+    #[test]
     fn conv2d_in_several_im2col_chunks_matches_burn() {
-        // 2·64·64 = 8,192 output rows of 25·16 columns: about 13 MB of im2col with a 16 MB
-        // chunk target, so use more channels to cross it: 25·24 columns -> 19.7 MB, two chunks.
-        check_conv2d([24, 4], [64, 64], [5, 5], PaddingConfig2d::Same, 2);
+        // Below IMPLICIT_MIN_CIN channels im2col is used, in chunks of about 16 MB: 3·96·96 =
+        // 27,648 output rows of 25·8 columns are 22 MB, two chunks.
+        assert!(8 < ops::kernels::IMPLICIT_MIN_CIN);
+        check_conv2d([8, 4], [96, 96], [5, 5], PaddingConfig2d::Same, 3);
     }
 
     #[test]
@@ -586,6 +618,42 @@ mod kernels {
     }
 
     #[test]
+    fn fused_max_pool_relu_matches_burn() {
+        // Windows whose maximum is negative (clamped to 0, no gradient) and positive ones.
+        let x1 = random([2, 3, 20], 23).require_grad();
+        let p1 = MaxPool1dConfig::new(2).with_stride(2).init();
+        let x2 = random([2, 3, 9, 8], 24).require_grad();
+        let p2 = MaxPool2dConfig::new([2, 2]).with_strides([2, 1]).init();
+        let run = |own: bool| {
+            let (y1, y2) = if own {
+                (
+                    ops::max_pool1d_relu(&p1, x1.clone()),
+                    ops::max_pool2d_relu(&p2, x2.clone()),
+                )
+            } else {
+                (relu(p1.forward(x1.clone())), relu(p2.forward(x2.clone())))
+            };
+            let (r1, r2) = (random(y1.dims(), 25), random(y2.dims(), 26));
+            let grads = ((y1.clone() * r1).sum() + (y2.clone() * r2).sum()).backward();
+            (
+                values(y1),
+                values(y2),
+                values(x1.grad(&grads).unwrap()),
+                values(x2.grad(&grads).unwrap()),
+            )
+        };
+        let (ours, burn) = (run(true), run(false));
+        assert!(
+            burn.0.contains(&0.0) && burn.1.contains(&0.0),
+            "some windows clamp"
+        );
+        assert_close("pool1d+relu forward", &ours.0, &burn.0);
+        assert_close("pool2d+relu forward", &ours.1, &burn.1);
+        assert_close("pool1d+relu dx", &ours.2, &burn.2);
+        assert_close("pool2d+relu dx", &ours.3, &burn.3);
+    }
+
+    #[test]
     fn max_pool_indices_agree_with_burn() {
         // The argmax positions themselves, through Burn's max_pool2d_with_indices: the gradient
         // of our pool is 1 exactly at the positions Burn's indices name.
@@ -617,20 +685,29 @@ mod kernels {
             .init(&d);
         c1.weight = Param::from_tensor(random([4, 1, 5, 5], 14).require_grad());
         c1.bias = Some(Param::from_tensor(random([4], 15).require_grad()));
-        let mut c2 = Conv2dConfig::new([4, 3], [3, 3])
+        // Enough channels for the second and third conv to skip im2col.
+        let c = ops::kernels::IMPLICIT_MIN_CIN;
+        let mut c2 = Conv2dConfig::new([4, c], [3, 3])
             .with_padding(PaddingConfig2d::Same)
             .init(&d);
-        c2.weight = Param::from_tensor(random([3, 4, 3, 3], 16).require_grad());
-        c2.bias = Some(Param::from_tensor(random([3], 17).require_grad()));
+        c2.weight = Param::from_tensor(random([c, 4, 3, 3], 16).require_grad());
+        c2.bias = Some(Param::from_tensor(random([c], 17).require_grad()));
+        let mut c3 = Conv2dConfig::new([c, 3], [3, 3])
+            .with_padding(PaddingConfig2d::Same)
+            .init(&d);
+        c3.weight = Param::from_tensor(random([3, c, 3, 3], 27).require_grad());
+        c3.bias = Some(Param::from_tensor(random([3], 28).require_grad()));
         let pool = MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init();
-        let x = random([2, 1, 16, 14], 18);
+        let x = random([2, 1, 30, 26], 18);
         let run = |own: bool| {
             let h = if own {
                 let h = relu(ops::max_pool2d(&pool, ops::conv2d(&c1, x.clone())));
-                relu(ops::max_pool2d(&pool, ops::conv2d(&c2, h)))
+                let h = ops::max_pool2d_relu(&pool, ops::conv2d(&c2, h));
+                ops::max_pool2d_relu(&pool, ops::conv2d(&c3, h))
             } else {
                 let h = relu(pool.forward(c1.forward(x.clone())));
-                relu(pool.forward(c2.forward(h)))
+                let h = relu(pool.forward(c2.forward(h)));
+                relu(pool.forward(c3.forward(h)))
             };
             let flat: Tensor<2> = h.flatten(1, 3);
             let r = random(flat.dims(), 19);
@@ -639,12 +716,14 @@ mod kernels {
                 values(flat),
                 values(c1.weight.val().grad(&grads).unwrap()),
                 values(c2.weight.val().grad(&grads).unwrap()),
+                values(c3.weight.val().grad(&grads).unwrap()),
             )
         };
         let (ours, burn) = (run(true), run(false));
         assert_close("chain forward", &ours.0, &burn.0);
         assert_close("chain dw1", &ours.1, &burn.1);
         assert_close("chain dw2", &ours.2, &burn.2);
+        assert_close("chain dw3", &ours.3, &burn.3);
     }
 
     #[test]

@@ -194,9 +194,9 @@ impl Cnn1d {
             if let Some(norm) = self.norms.get(i) {
                 h = norm.forward(h);
             }
-            // relu(pool(h)) == pool(relu(h)) (both monotone), and the ReLU then runs on the
-            // pooled, smaller tensor.
-            h = relu(super::ops::max_pool1d(&self.pool, h));
+            // relu(pool(h)) == pool(relu(h)) (both monotone): the ReLU runs on the pooled,
+            // smaller tensor, inside the pool pass with our kernels.
+            h = super::ops::max_pool1d_relu(&self.pool, h);
         }
         // Channel-major flatten ([channels, length]); Keras' is length-major (see module doc).
         let flat: Tensor<2> = h.flatten(1, 2);

@@ -215,8 +215,9 @@ impl Cnn2d {
             if let Some(norm) = self.norms.get(i) {
                 h = norm.forward(h);
             }
-            // relu(pool(h)) == pool(relu(h)); the ReLU then runs on the smaller tensor.
-            h = relu(super::ops::max_pool2d(&self.pool, h));
+            // relu(pool(h)) == pool(relu(h)): the ReLU runs on the smaller tensor, inside the
+            // pool pass with our kernels.
+            h = super::ops::max_pool2d_relu(&self.pool, h);
         }
         // Channel-major flatten ([channels, rows, cols]); Keras' is channels-last (module doc).
         let flat: Tensor<2> = h.flatten(1, 3);

@@ -38,7 +38,7 @@ use burn::backend::{backend_extension, Autodiff, Dispatch, Flex};
 use burn::nn::conv::{Conv1d, Conv2d};
 use burn::nn::pool::{MaxPool1d, MaxPool2d};
 use burn::nn::{PaddingConfig1d, PaddingConfig2d};
-use burn::tensor::{DType, Device, Shape, Tensor, TensorData};
+use burn::tensor::{activation, DType, Device, Shape, Tensor, TensorData};
 
 use kernels::{ConvGeom, PoolGeom};
 
@@ -134,6 +134,20 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// - `x`: `[batch, c, len]`
 /// - output: `[batch, c, len_out]`
 pub fn max_pool1d(pool: &MaxPool1d, x: Tensor<3>) -> Tensor<3> {
+    max_pool1d_with(pool, x, false)
+}
+
+/// `relu(max_pool1d(pool, x))` in one pass (ReLU and max-pool commute, both being monotone);
+/// with our kernels the ReLU costs no pass of its own, forward or backward.
+///
+/// # Shapes
+/// - `x`: `[batch, c, len]`
+/// - output: `[batch, c, len_out]`
+pub fn max_pool1d_relu(pool: &MaxPool1d, x: Tensor<3>) -> Tensor<3> {
+    max_pool1d_with(pool, x, true)
+}
+
+fn max_pool1d_with(pool: &MaxPool1d, x: Tensor<3>, relu: bool) -> Tensor<3> {
     let [_, _, len] = x.dims();
     if matches!(pool.padding, PaddingConfig1d::Valid)
         && pool.dilation == 1
@@ -145,7 +159,10 @@ pub fn max_pool1d(pool: &MaxPool1d, x: Tensor<3>) -> Tensor<3> {
             x.into_dispatch(),
             [1, pool.kernel_size],
             [1, pool.stride],
+            relu,
         ))
+    } else if relu {
+        activation::relu(pool.forward(x))
     } else {
         pool.forward(x)
     }
@@ -157,6 +174,19 @@ pub fn max_pool1d(pool: &MaxPool1d, x: Tensor<3>) -> Tensor<3> {
 /// - `x`: `[batch, c, h, w]`
 /// - output: `[batch, c, h_out, w_out]`
 pub fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    max_pool2d_with(pool, x, false)
+}
+
+/// `relu(max_pool2d(pool, x))` in one pass; see [`max_pool1d_relu`].
+///
+/// # Shapes
+/// - `x`: `[batch, c, h, w]`
+/// - output: `[batch, c, h_out, w_out]`
+pub fn max_pool2d_relu(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    max_pool2d_with(pool, x, true)
+}
+
+fn max_pool2d_with(pool: &MaxPool2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
     if matches!(pool.padding, PaddingConfig2d::Valid)
         && pool.dilation == [1, 1]
@@ -169,7 +199,10 @@ pub fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
             x.into_dispatch(),
             pool.kernel_size,
             pool.stride,
+            relu,
         ))
+    } else if relu {
+        activation::relu(pool.forward(x))
     } else {
         pool.forward(x)
     }
@@ -189,11 +222,12 @@ pub trait SerKernels: burn::backend::Backend {
         pads: [usize; 4],
     ) -> FloatTensor<Self>;
 
-    /// Max-pool without padding.
+    /// Max-pool without padding, followed by a ReLU when `relu`.
     fn ser_max_pool(
         x: FloatTensor<Self>,
         kernel: [usize; 2],
         stride: [usize; 2],
+        relu: bool,
     ) -> FloatTensor<Self>;
 }
 
@@ -297,10 +331,11 @@ fn pool_forward(
     x: &FlexTensor,
     kernel: [usize; 2],
     stride: [usize; 2],
+    relu: bool,
 ) -> (FlexTensor, Vec<u32>, usize, PoolGeom) {
     let (rank, g) = pool_geom(x, kernel, stride);
     let xs = channels_last(x);
-    let (y, idx) = kernels::pool_forward(f32s(&xs), &g);
+    let (y, idx) = kernels::pool_forward(f32s(&xs), &g, relu);
     (
         from_channels_last(y, rank, [g.batch, g.c, g.ho(), g.wo()]),
         idx,
@@ -319,8 +354,13 @@ impl SerKernels for Flex {
         conv_forward(&x, &weight, &bias, pads)
     }
 
-    fn ser_max_pool(x: FlexTensor, kernel: [usize; 2], stride: [usize; 2]) -> FlexTensor {
-        pool_forward(&x, kernel, stride).0
+    fn ser_max_pool(
+        x: FlexTensor,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        relu: bool,
+    ) -> FlexTensor {
+        pool_forward(&x, kernel, stride, relu).0
     }
 }
 
@@ -437,6 +477,7 @@ impl<C: CheckpointStrategy> SerKernels for Autodiff<Flex, C> {
         x: FloatTensor<Self>,
         kernel: [usize; 2],
         stride: [usize; 2],
+        relu: bool,
     ) -> FloatTensor<Self> {
         match PoolBackward
             .prepare::<C>([x.node()])
@@ -444,7 +485,7 @@ impl<C: CheckpointStrategy> SerKernels for Autodiff<Flex, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let (y, idx, rank, geom) = pool_forward(x.primitive(), kernel, stride);
+                let (y, idx, rank, geom) = pool_forward(x.primitive(), kernel, stride, relu);
                 prep.finish(
                     PoolState {
                         idx: std::sync::Arc::new(idx),
@@ -454,7 +495,9 @@ impl<C: CheckpointStrategy> SerKernels for Autodiff<Flex, C> {
                     y,
                 )
             }
-            OpsKind::UnTracked(prep) => prep.finish(pool_forward(x.primitive(), kernel, stride).0),
+            OpsKind::UnTracked(prep) => {
+                prep.finish(pool_forward(x.primitive(), kernel, stride, relu).0)
+            }
         }
     }
 }
