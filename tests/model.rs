@@ -576,7 +576,7 @@ mod kernels {
     fn conv2d_in_several_im2col_chunks_matches_burn() {
         // Below IMPLICIT_MIN_CIN channels im2col is used, in chunks of about 16 MB: 3·96·96 =
         // 27,648 output rows of 25·8 columns are 22 MB, two chunks.
-        assert!(8 < ops::kernels::IMPLICIT_MIN_CIN);
+        const { assert!(8 < ops::kernels::IMPLICIT_MIN_CIN) };
         check_conv2d([8, 4], [96, 96], [5, 5], PaddingConfig2d::Same, 3);
     }
 
