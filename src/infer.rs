@@ -130,6 +130,7 @@ pub fn evaluate_run(
         &CacheOptions {
             dir: opts.cache_dir.clone(),
             skip_bad: opts.skip_bad,
+            gpu: None,
         },
     )?;
     // Row of each corpus item in the feature table (items skipped as unreadable have none).

@@ -75,6 +75,7 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
         &CacheOptions {
             dir: opts.cache_dir.clone(),
             skip_bad: opts.skip_bad,
+            gpu: None,
         },
     )?;
     // Split only what has features: with --skip-bad, unreadable clips are out of every part.

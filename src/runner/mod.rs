@@ -61,6 +61,7 @@ impl Trainer for LocalTrainer {
             &CacheOptions {
                 dir: self.options.cache_dir.clone(),
                 skip_bad: self.options.skip_bad,
+                gpu: None,
             },
         )?;
         tracing::info!(
