@@ -63,3 +63,10 @@ peer-setup-train: peer-setup
     /tmp/peer/.venv/bin/pip install -q tensorflow-cpu==2.21.0
     mkdir -p /tmp/peer/.data/emodb/wav && cp ../shared/data/emodb/wav/*.wav /tmp/peer/.data/emodb/wav/
     cd /tmp/peer && .venv/bin/python features.py --speakers 03,08,09,10,11,12,13 --prefix dev_
+
+# e.g. `just gpu-check` on a GPU machine (or here on Mesa's lavapipe, slowly). Release build with
+# `--features wgpu`, GPU feature parity test, CPU vs GPU extraction times, CPU feature bench and a
+# short 2D training with `--backend wgpu`; every step time-limited (under 8 minutes in all).
+# Writes OUT/report.md: adapter, driver and each figure.
+gpu-check OUT="results/gpu-check":
+    scripts/gpu-check.sh {{OUT}}

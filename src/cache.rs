@@ -75,6 +75,10 @@ pub struct CacheOptions {
     pub dir: PathBuf,
     /// Leave out files that fail to load, listing them, instead of failing.
     pub skip_bad: bool,
+    /// Extract on this wgpu adapter (`features::gpu`) instead of the CPU. The entry is the same
+    /// (same key, `backend` in meta.json says which extracted it): the two agree to 1e-4 /
+    /// 0.01 dB (tests/gpu.rs), the tolerance the CPU path itself holds against librosa.
+    pub gpu: Option<usize>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -88,6 +92,9 @@ struct Meta {
     rows: usize,
     silent: usize,
     skipped: Vec<(PathBuf, String)>,
+    /// `flex` or `wgpu:N`: where the features were computed (absent in older entries).
+    #[serde(default)]
+    backend: String,
 }
 
 /// The cache key of (corpus files, audio config, feature config): 16 hex digits of a SHA-256.
@@ -150,12 +157,11 @@ pub fn features_for(
         }
     }
     let paths: Vec<&Path> = corpus.items.iter().map(|i| i.path.as_path()).collect();
-    let extracted = extract_all(
-        &paths,
-        audio,
-        features,
-        &format!("{} features", features.kind),
-    )?;
+    let label = format!("{} features", features.kind);
+    let extracted = match opts.gpu {
+        None => extract_all(&paths, audio, features, &label)?,
+        Some(device) => extract_all_gpu(&paths, audio, features, &label, device)?,
+    };
     let mut skipped = Vec::new();
     let mut data = Vec::with_capacity(extracted.row_len * corpus.items.len());
     let mut items = Vec::with_capacity(corpus.items.len());
@@ -199,7 +205,8 @@ pub fn features_for(
         dir,
         extracted: true,
     };
-    write_entry(&table, corpus, audio, features)?;
+    let backend = opts.gpu.map_or("flex".into(), |d| format!("wgpu:{d}"));
+    write_entry(&table, corpus, audio, features, &backend)?;
     Ok(table)
 }
 
@@ -275,11 +282,76 @@ pub fn extract_all(
     })
 }
 
+/// [`extract_all`] with the features computed on wgpu adapter `device`: clips are decoded in
+/// parallel on the CPU, 64 at a time (bounding the audio held at once), and each 64 featurised
+/// in one GPU batch.
+#[cfg(feature = "wgpu")]
+pub fn extract_all_gpu(
+    paths: &[&Path],
+    audio: &AudioConfig,
+    features: &FeatureConfig,
+    label: &str,
+    device: usize,
+) -> Result<Extracted> {
+    let gpu = crate::features::gpu::GpuExtractor::new(features, audio.sample_rate, device)?;
+    tracing::info!("features on {}", gpu.adapter());
+    let shape = Extractor::new(features, audio.sample_rate)?.input_shape(audio.max_samples);
+    let row_len = shape.iter().product();
+    let pb = progress::bar(paths.len() as u64, format!("{label} (wgpu)"));
+    let (mut rows, mut silent) = (Vec::with_capacity(paths.len()), 0);
+    for chunk in paths.chunks(64) {
+        let loaded: Vec<Result<Vec<f32>>> = chunk
+            .par_iter()
+            .map(|p| crate::audio::load_on_this_thread(audio, p).map(|c| c.signal))
+            .collect();
+        let signals: Vec<&[f32]> = loaded
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(Vec::as_slice))
+            .collect();
+        silent += signals
+            .iter()
+            .filter(|s| s.iter().all(|&x| x == 0.0))
+            .count();
+        let mut features = gpu.model_input(&signals)?.into_iter();
+        for r in loaded {
+            rows.push(r.and_then(|_| {
+                features
+                    .next()
+                    .ok_or_else(|| Error::Usage("GPU features: fewer rows than clips".into()))
+            }));
+        }
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    Ok(Extracted {
+        shape,
+        row_len,
+        rows,
+        silent,
+    })
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn extract_all_gpu(
+    _: &[&Path],
+    _: &AudioConfig,
+    _: &FeatureConfig,
+    _: &str,
+    _: usize,
+) -> Result<Extracted> {
+    Err(Error::Usage(
+        "this `ser` was built without the wgpu backend: rebuild with \
+         `cargo build --release --features wgpu`, or extract with --backend flex"
+            .into(),
+    ))
+}
+
 fn write_entry(
     table: &FeatureTable,
     corpus: &Corpus,
     audio: &AudioConfig,
     features: &FeatureConfig,
+    backend: &str,
 ) -> Result<()> {
     let parent = table.dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
@@ -320,6 +392,7 @@ fn write_entry(
         rows: table.rows(),
         silent: table.silent,
         skipped: table.skipped.clone(),
+        backend: backend.to_string(),
     };
     let json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::Usage(e.to_string()))?;
     write_file(&tmp.join("meta.json"), &json)?;

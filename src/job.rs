@@ -38,6 +38,7 @@ impl Default for JobOptions {
             cache: CacheOptions {
                 dir: PathBuf::from("results/cache"),
                 skip_bad: false,
+                gpu: None,
             },
             quiet: false,
             label: None,

@@ -253,3 +253,23 @@ fn bench_train_times_ours_and_says_why_the_peer_did_not_run() {
         "{out}"
     );
 }
+
+/// Without `--features wgpu` the GPU backend of `features extract` says how to get it.
+#[cfg(not(feature = "wgpu"))]
+#[test]
+fn extract_on_wgpu_without_the_feature_says_how_to_rebuild() {
+    let out = tempfile::tempdir().unwrap();
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/speech.wav");
+    let o = ser()
+        .args(["features", "extract"])
+        .arg(&fixture)
+        .arg("--out")
+        .arg(out.path())
+        .args(["--backend", "wgpu"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--features wgpu"), "{err}");
+}

@@ -7,6 +7,8 @@ mod audio;
 mod cli;
 mod common;
 mod corpus;
+#[cfg(feature = "wgpu")]
+mod gpu;
 mod infer;
 mod model;
 mod parity;

@@ -212,6 +212,7 @@ fn time_ours(exp: &Experiment, jobs: &[Job], setup: Setup, dir: &Path) -> Result
             cache: CacheOptions {
                 dir: dir.join("cache"),
                 skip_bad: false,
+                gpu: None,
             },
             quiet: true,
             label: None,

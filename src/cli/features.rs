@@ -8,8 +8,9 @@ use rayon::prelude::*;
 
 use crate::audio::Loader;
 use crate::cache::{self, CacheOptions};
+use crate::config::BackendKind;
 use crate::error::{Error, Result};
-use crate::features::Extractor;
+use crate::features::{Extractor, Matrix};
 use crate::{corpus, npy, progress};
 
 #[derive(Debug, Subcommand)]
@@ -32,6 +33,13 @@ pub enum FeaturesCommand {
         /// Leave out files that cannot be read (listed at the end) instead of failing.
         #[arg(long)]
         skip_bad: bool,
+        /// Where to compute: flex (CPU) or wgpu (the WGSL kernels in shaders/, batches of clips
+        /// on the GPU; needs a `--features wgpu` build).
+        #[arg(long, default_value = "flex")]
+        backend: BackendKind,
+        /// wgpu adapter: 0 = best found (discrete GPU first), N = the N-th discrete GPU.
+        #[arg(long, default_value_t = 0)]
+        device: usize,
     },
     /// Extract the model input of a config's corpus into the feature cache (what a sweep does
     /// first); a second run with the same files and config does no work.
@@ -48,6 +56,13 @@ pub enum FeaturesCommand {
         /// Leave out files that cannot be read (listed) instead of failing.
         #[arg(long)]
         skip_bad: bool,
+        /// Where to extract: flex (CPU) or wgpu (GPU kernels). Both fill the same entry (same
+        /// key): their values agree to 1e-4 / 0.01 dB (tests/gpu.rs); meta.json records which.
+        #[arg(long, default_value = "flex")]
+        backend: BackendKind,
+        /// wgpu adapter: 0 = best found (discrete GPU first), N = the N-th discrete GPU.
+        #[arg(long, default_value_t = 0)]
+        device: usize,
     },
 }
 
@@ -58,12 +73,19 @@ pub fn run(cmd: FeaturesCommand) -> Result<ExitCode> {
             out,
             config,
             skip_bad,
-        } => extract(&files, &out, config.as_ref(), skip_bad),
+            backend,
+            device,
+        } => {
+            let gpu = (backend == BackendKind::Wgpu).then_some(device);
+            extract(&files, &out, config.as_ref(), skip_bad, gpu)
+        }
         FeaturesCommand::Cache {
             config,
             data,
             cache,
             skip_bad,
+            backend,
+            device,
         } => {
             let mut cfg = crate::Config::from_file(&config)?;
             if let Some(d) = data {
@@ -73,6 +95,7 @@ pub fn run(cmd: FeaturesCommand) -> Result<ExitCode> {
             let opts = CacheOptions {
                 dir: cache,
                 skip_bad,
+                gpu: (backend == BackendKind::Wgpu).then_some(device),
             };
             let table = cache::features_for(&corpus, &cfg.audio, &cfg.features, &opts)?;
             println!(
@@ -104,6 +127,7 @@ fn extract(
     out: &Path,
     config: Option<&PathBuf>,
     skip_bad: bool,
+    gpu: Option<usize>,
 ) -> Result<ExitCode> {
     let cfg = super::load_config(config)?;
     let origin = config
@@ -111,26 +135,10 @@ fn extract(
         .unwrap_or(Path::new("(defaults)"));
     cfg.validate(origin)?;
     let stems = unique_stems(files)?;
-    let extractor = Extractor::new(&cfg.features, cfg.audio.sample_rate)?;
-    let pb = progress::bar(files.len() as u64, "extract");
-    let failures: Vec<(PathBuf, String)> = files
-        .par_iter()
-        .zip(stems.par_iter())
-        .map_init(
-            || (Loader::new(&cfg.audio), extractor.clone()),
-            |(loader, ex), (file, stem)| {
-                let r = loader.load(file).and_then(|clip| {
-                    let dir = out.join(stem);
-                    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-                    write_all(&dir, &clip.signal, ex)
-                });
-                pb.inc(1);
-                r.err().map(|e| (file.clone(), e.to_string()))
-            },
-        )
-        .flatten()
-        .collect();
-    pb.finish_and_clear();
+    let (failures, on) = match gpu {
+        None => (extract_cpu(files, &stems, out, &cfg)?, String::new()),
+        Some(device) => extract_gpu(files, &stems, out, &cfg, device)?,
+    };
     let done = files.len() - failures.len();
     if !failures.is_empty() && !skip_bad {
         return Err(cache::batch_error(&failures, files.len()));
@@ -139,7 +147,7 @@ fn extract(
         eprintln!("skipped {}: {why}", f.display());
     }
     println!(
-        "{done} of {} files written to {}",
+        "{done} of {} files written to {}{on}",
         files.len(),
         out.display()
     );
@@ -149,23 +157,124 @@ fn extract(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes the signal and every feature of one clip, with librosa's dtypes (ZCR as float64).
-fn write_all(dir: &Path, signal: &[f32], ex: &mut Extractor) -> Result<()> {
-    let f = ex.all(signal);
+/// Every file decoded and featurised on the CPU, in parallel; returns the failures.
+fn extract_cpu(
+    files: &[PathBuf],
+    stems: &[String],
+    out: &Path,
+    cfg: &crate::Config,
+) -> Result<Vec<(PathBuf, String)>> {
+    let extractor = Extractor::new(&cfg.features, cfg.audio.sample_rate)?;
+    let pb = progress::bar(files.len() as u64, "extract");
+    let failures = files
+        .par_iter()
+        .zip(stems.par_iter())
+        .map_init(
+            || (Loader::new(&cfg.audio), extractor.clone()),
+            |(loader, ex), (file, stem)| {
+                let r = loader.load(file).and_then(|clip| {
+                    let f = ex.all(&clip.signal);
+                    write_all(
+                        &out.join(stem),
+                        &clip.signal,
+                        &f.zcr,
+                        &f.rms,
+                        &f.mel_db,
+                        &f.mfcc,
+                    )
+                });
+                pb.inc(1);
+                r.err().map(|e| (file.clone(), e.to_string()))
+            },
+        )
+        .flatten()
+        .collect();
+    pb.finish_and_clear();
+    Ok(failures)
+}
+
+/// Files decoded on the CPU (in parallel), featurised on the GPU a batch at a time; returns
+/// the failures and ", on <adapter>" for the summary line.
+#[cfg(feature = "wgpu")]
+fn extract_gpu(
+    files: &[PathBuf],
+    stems: &[String],
+    out: &Path,
+    cfg: &crate::Config,
+    device: usize,
+) -> Result<(Vec<(PathBuf, String)>, String)> {
+    use crate::features::gpu::GpuExtractor;
+    let gpu = GpuExtractor::new(&cfg.features, cfg.audio.sample_rate, device)?;
+    let pb = progress::bar(files.len() as u64, "extract (wgpu)");
+    let mut failures = Vec::new();
+    // Batches of 64 clips bound the decoded audio held at once, whatever the file count.
+    let named: Vec<(&PathBuf, &String)> = files.iter().zip(stems).collect();
+    for chunk in named.chunks(64) {
+        let loaded: Vec<_> = chunk
+            .par_iter()
+            .map(|(file, _)| crate::audio::load_on_this_thread(&cfg.audio, file))
+            .collect();
+        let mut ok = Vec::new();
+        for ((file, stem), clip) in chunk.iter().zip(loaded) {
+            match clip {
+                Ok(clip) => ok.push((*file, *stem, clip.signal)),
+                Err(e) => failures.push(((*file).clone(), e.to_string())),
+            }
+        }
+        let signals: Vec<&[f32]> = ok.iter().map(|(_, _, s)| s.as_slice()).collect();
+        let batch = gpu.extract(&signals)?;
+        for (i, (file, stem, signal)) in ok.iter().enumerate() {
+            let mfcc = gpu.mfcc(&batch, i);
+            let r = write_all(
+                &out.join(stem),
+                signal,
+                batch.zcr(i),
+                batch.rms(i),
+                &batch.mel_db(i),
+                &mfcc,
+            );
+            if let Err(e) = r {
+                failures.push(((*file).clone(), e.to_string()));
+            }
+        }
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    Ok((failures, format!(", on {}", gpu.adapter())))
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn extract_gpu(
+    _: &[PathBuf],
+    _: &[String],
+    _: &Path,
+    _: &crate::Config,
+    _: usize,
+) -> Result<(Vec<(PathBuf, String)>, String)> {
+    Err(Error::Usage(
+        "this `ser` was built without the wgpu backend: rebuild with \
+         `cargo build --release --features wgpu`, or use --backend flex"
+            .into(),
+    ))
+}
+
+/// Writes the signal and the features of one clip into `dir` (created), with librosa's dtypes
+/// (ZCR as float64).
+fn write_all(
+    dir: &Path,
+    signal: &[f32],
+    zcr: &[f32],
+    rms: &[f32],
+    mel_db: &Matrix,
+    mfcc: &Matrix,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     npy::write_f32(dir.join("signal.npy"), signal, &[signal.len()])?;
-    let zcr: Vec<f64> = f.zcr.iter().map(|&v| v as f64).collect();
+    let zcr: Vec<f64> = zcr.iter().map(|&v| v as f64).collect();
     npy::write_f64(dir.join("zcr.npy"), &zcr, &[zcr.len()])?;
-    npy::write_f32(dir.join("rms.npy"), &f.rms, &[f.rms.len()])?;
-    npy::write_f32(
-        dir.join("mel_db.npy"),
-        &f.mel_db.data,
-        &[f.mel_db.rows, f.mel_db.cols],
-    )?;
-    npy::write_f32(
-        dir.join("mfcc.npy"),
-        &f.mfcc.data,
-        &[f.mfcc.rows, f.mfcc.cols],
-    )?;
+    npy::write_f32(dir.join("rms.npy"), rms, &[rms.len()])?;
+    npy::write_f32(dir.join("mel_db.npy"), &mel_db.data, &mel_db.shape())?;
+    npy::write_f32(dir.join("mfcc.npy"), &mfcc.data, &mfcc.shape())?;
     Ok(())
 }
 

@@ -70,6 +70,7 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
         cache: CacheOptions {
             dir: args.cache,
             skip_bad: args.skip_bad,
+            gpu: None,
         },
         out: args.out,
         backend: args.backend,

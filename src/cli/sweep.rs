@@ -56,6 +56,7 @@ impl RunFlags {
                 cache: CacheOptions {
                     dir: self.cache.clone(),
                     skip_bad: self.skip_bad,
+                    gpu: None,
                 },
                 quiet,
                 label: None,

@@ -72,6 +72,7 @@ pub fn train(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
         cache: CacheOptions {
             dir: args.cache,
             skip_bad: args.skip_bad,
+            gpu: None,
         },
         quiet,
         label: None,

@@ -15,10 +15,14 @@
 //! | [`Extractor::mel_db`] | `power_to_db(melspectrogram(y=y, sr=sr), ref=np.max)` |
 //! | [`Extractor::mfcc`] | `feature.mfcc(y=y, sr=sr)` |
 //!
-//! `tests/parity.rs` checks every value against librosa's own output.
+//! `tests/parity.rs` checks every value against librosa's own output. With `--features wgpu`,
+//! `gpu::GpuExtractor` computes ZCR, RMS and mel dB of whole batches with the WGSL kernels in
+//! `shaders/` (checked against this extractor by `tests/gpu.rs`).
 
 mod db;
 mod frames;
+#[cfg(feature = "wgpu")]
+pub mod gpu;
 mod mel;
 mod mfcc;
 mod stft;

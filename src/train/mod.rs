@@ -174,40 +174,79 @@ pub fn backend_label(kind: BackendKind, index: usize) -> String {
     }
 }
 
+/// The wgpu runtime of adapter `index` (0: the best one, N: the N-th discrete GPU), brought up
+/// once per process and shared: Burn's device (training, inference) and the raw wgpu handles of
+/// the same device and queue (the feature kernels, `features::gpu`). Going through Burn's
+/// `init_with_setup` is what makes the two one device; a lazily created Burn device could not
+/// hand its handles out.
 #[cfg(feature = "wgpu")]
-fn wgpu_device(index: usize) -> Result<Device> {
+pub fn wgpu_runtime(index: usize) -> Result<(Device, burn::tensor::wgpu::WgpuSetup)> {
+    use burn::tensor::wgpu::WgpuSetup;
     use burn::tensor::DeviceKind;
+    use std::sync::Mutex;
+    type Runtimes = Vec<(usize, Device, WgpuSetup)>;
+    static RUNTIMES: Mutex<Runtimes> = Mutex::new(Vec::new());
+    // Held while initialising, so two threads never register the same adapter twice (the
+    // second registration would fail).
+    let mut runtimes = RUNTIMES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, device, setup)) = runtimes.iter().find(|(i, ..)| *i == index) {
+        return Ok((device.clone(), setup.clone()));
+    }
     let kind = match index {
         0 => DeviceKind::DefaultDevice,
         n => DeviceKind::DiscreteGpu(n),
     };
-    let device = Device::wgpu(kind);
-    // wgpu finds out there is no such adapter only on first use, by panicking: probe here, with
-    // the panic hook silenced, so the user gets one clear error instead of a backtrace.
-    let probe = device.clone();
+    let result = quietly(|| Device::wgpu_options().device_kind(kind).init_with_setup());
+    let why = match result {
+        Ok(Ok((device, setup))) => {
+            runtimes.push((index, device.clone(), setup.clone()));
+            return Ok((device, setup));
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(panic) => panic,
+    };
+    Err(wgpu_unusable(index, &why))
+}
+
+/// Runs `f`, turning a panic into its message without printing the default panic report (wgpu
+/// and cubecl report some failures by panicking).
+#[cfg(feature = "wgpu")]
+fn quietly<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-        Tensor::<1>::zeros([1], &probe).into_data()
-    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     std::panic::set_hook(hook);
-    match result {
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown failure")
+            .to_string()
+    })
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu_unusable(index: usize, why: &str) -> Error {
+    let which = match index {
+        0 => "no wgpu adapter (GPU or software Vulkan driver) is".to_string(),
+        n => format!("discrete GPU #{n} is not"),
+    };
+    Error::Usage(format!(
+        "--backend wgpu --device {index}: {which} usable ({why}); use --backend flex, \
+         another --device, or install a Vulkan driver (Debian: mesa-vulkan-drivers)"
+    ))
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu_device(index: usize) -> Result<Device> {
+    let (device, _) = wgpu_runtime(index)?;
+    // Initialising acquired the device; a first tensor also proves that its kernels compile and
+    // run, and fails here with one clear error rather than later with a backtrace.
+    let probe = device.clone();
+    match quietly(move || Tensor::<1>::zeros([1], &probe).into_data()) {
         Ok(_) => Ok(device),
-        Err(payload) => {
-            let why = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown failure");
-            let which = match index {
-                0 => "no wgpu adapter (GPU or software Vulkan driver) is".to_string(),
-                n => format!("discrete GPU #{n} is not"),
-            };
-            Err(Error::Usage(format!(
-                "--backend wgpu --device {index}: {which} usable ({why}); use --backend flex, \
-                 another --device, or install a Vulkan driver (Debian: mesa-vulkan-drivers)"
-            )))
-        }
+        Err(why) => Err(wgpu_unusable(index, &why)),
     }
 }
 
