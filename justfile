@@ -43,9 +43,8 @@ bench-train: build
     {{ser}} bench train --corpus ../shared/data/emodb/wav --peer /tmp/peer \
         --warmup 3 --steps 10 --json results/bench-train.json
 
-# A whole sweep's wall time, cold (9 trainings of the 1D CNN on EmoDB), against the peer's
-# features.py + run_1d.py in the same run (needs `just peer-setup-train`). Extra setups to try:
-# `just bench-sweep --setup 1 --setup 2x1`.
+# e.g. `just bench-sweep --setup 1 --setup 2x1` to compare setups (needs `just peer-setup-train`).
+# A whole sweep's wall time, cold (9 trainings of the 1D CNN on EmoDB), against the peer, same run.
 bench-sweep *ARGS: build
     {{ser}} bench sweep --corpus ../shared/data/emodb/wav --peer /tmp/peer \
         --json results/bench-sweep.json {{ARGS}}
