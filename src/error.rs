@@ -80,6 +80,14 @@ pub enum Error {
     },
 }
 
+/// The message a caught panic carried (`panic!` with a literal or a formatted string), if any.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<String> {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+}
+
 impl Error {
     /// Wraps an I/O error with the path it happened on.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {

@@ -28,21 +28,26 @@ fn tiny_config(dir: &Path, corpus: &Path) -> std::path::PathBuf {
     cfg
 }
 
+/// `ser train CFG --out RUN --cache CACHE`, which must succeed.
+fn train(cfg: &Path, run: &Path, cache: &Path) {
+    stdout(
+        ser()
+            .args(["-q", "train"])
+            .arg(cfg)
+            .arg("--out")
+            .arg(run)
+            .arg("--cache")
+            .arg(cache),
+    );
+}
+
 #[test]
 fn eval_and_predict_use_the_saved_model() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = tiny_config(dir.path(), &dir.path().join("synth"));
     let run = dir.path().join("run");
     let cache = dir.path().join("cache");
-    stdout(
-        ser()
-            .args(["-q", "train"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&run)
-            .arg("--cache")
-            .arg(&cache),
-    );
+    train(&cfg, &run, &cache);
     let trained = json(&run.join("metrics.json"));
     for figure in ["curves.png", "confusion.png"] {
         assert!(run.join(figure).exists(), "the run has no {figure}");
@@ -189,15 +194,7 @@ fn small_1d_model_learns_emodb_above_chance() {
     )
     .unwrap();
     let run = dir.path().join("run");
-    stdout(
-        ser()
-            .args(["-q", "train"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&run)
-            .arg("--cache")
-            .arg(dir.path().join("cache")),
-    );
+    train(&cfg, &run, &dir.path().join("cache"));
     let m = json(&run.join("metrics.json"));
     let acc = m["accuracy"].as_f64().unwrap();
     let n = m["n"].as_u64().unwrap();

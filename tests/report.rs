@@ -9,7 +9,7 @@ use base64::Engine;
 
 use crate::common::ser;
 use crate::plot::png_size;
-use crate::runner::{experiment, hand_made, ids, run, sweep, GRID, LAYOUT};
+use crate::runner::{experiment, ids, layout_folder, run, sweep, GRID};
 use ser::report;
 
 /// `n` occurrences of `needle` in `hay`.
@@ -245,25 +245,7 @@ fn a_sweep_gets_charts_and_report_html_renders_in_a_browser() {
 fn one_pair_of_charts_per_table_and_missing_files_are_warnings() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("filters");
-    let m = |a: f64| Some((a, a - 0.1));
-    let ids = hand_made(
-        &d,
-        LAYOUT,
-        &[
-            m(0.5),
-            m(0.6),
-            m(0.7),
-            m(0.4),
-            m(0.4),
-            None,
-            m(0.3),
-            m(0.5),
-            m(0.4),
-            m(0.2),
-            m(0.2),
-            m(0.2),
-        ],
-    );
+    let ids = layout_folder(&d);
     // Histories for the epochs-30 runs only.
     for id in ids[..3].iter().chain(&ids[6..9]) {
         fs::write(

@@ -88,11 +88,7 @@ pub(crate) fn decode_prefix(
 /// malformed file cannot bring down a corpus run. (None is known; the damaged-file tests look.)
 fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
+        let what = crate::error::panic_message(&*payload).unwrap_or_else(|| "unknown panic".into());
         Err(Error::decode(
             path,
             format!("the decoder failed on malformed data ({what})"),

@@ -394,6 +394,11 @@ fn align(summaries: &[Summary]) -> Aligned {
         .collect();
     let mut rows: Vec<(Vec<String>, Vec<Option<Row>>)> = Vec::new();
     for (e, s) in summaries.iter().enumerate() {
+        // Where each shown metric sits in this summary's own metric list (none: not measured).
+        let at: Vec<Option<usize>> = metrics
+            .iter()
+            .map(|m| s.layout.metrics.iter().position(|x| x == m))
+            .collect();
         for r in &s.rows {
             let values: Vec<String> = keys
                 .iter()
@@ -404,26 +409,8 @@ fn align(summaries: &[Summary]) -> Aligned {
                 })
                 .collect();
             let mut projected = r.clone();
-            projected.stats = metrics
-                .iter()
-                .map(|m| {
-                    s.layout
-                        .metrics
-                        .iter()
-                        .position(|x| x == m)
-                        .and_then(|i| r.stats[i])
-                })
-                .collect();
-            projected.reference = metrics
-                .iter()
-                .map(|m| {
-                    s.layout
-                        .metrics
-                        .iter()
-                        .position(|x| x == m)
-                        .and_then(|i| r.reference[i])
-                })
-                .collect();
+            projected.stats = at.iter().map(|i| i.and_then(|i| r.stats[i])).collect();
+            projected.reference = at.iter().map(|i| i.and_then(|i| r.reference[i])).collect();
             match rows.iter_mut().find(|(v, _)| *v == values) {
                 Some((_, per)) => per[e] = Some(projected),
                 None => {

@@ -19,7 +19,7 @@ use super::grid::{Experiment, Job};
 use super::state::{self, JobLock, JobState};
 use super::{Overrides, Trainer, EXPERIMENT_FILE};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{panic_message, Error, Result};
 
 /// How to run a set of jobs.
 #[derive(Debug, Clone)]
@@ -306,11 +306,7 @@ fn run_one(
 /// Runs `f`, turning a panic (a bug, or a backend that gave up) into an error.
 fn catch_panic(f: impl FnOnce() -> Result<()>) -> Result<()> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
+        let what = panic_message(&*payload).unwrap_or_else(|| "unknown panic".into());
         Err(Error::Usage(format!("panicked: {what}")))
     })
 }

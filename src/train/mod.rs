@@ -217,12 +217,7 @@ fn quietly<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     std::panic::set_hook(hook);
     result.map_err(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("unknown failure")
-            .to_string()
+        crate::error::panic_message(&*payload).unwrap_or_else(|| "unknown failure".into())
     })
 }
 
