@@ -229,7 +229,7 @@ fn bench_train_times_ours_and_says_why_the_peer_did_not_run() {
             .arg(&json),
     );
     assert!(
-        out.contains("| 1d (512,512,128) | ser (own kernels) |"),
+        out.contains("| 1d (512,512,128) | ser flex (own kernels) |"),
         "{out}"
     );
     assert!(out.contains("peer not run (--no-peer)"), "{out}");
@@ -240,6 +240,29 @@ fn bench_train_times_ours_and_says_why_the_peer_did_not_run() {
     assert_eq!(r["data"], "fixed random data (seed 0)");
     assert!(r["ours"][0]["median_step_s"].as_f64().unwrap() > 0.0);
     assert!(r["peer"].is_null());
+
+    // Rounds: each is a whole warm-up + timed run, kept per round in the JSON.
+    let out = stdout(
+        ser()
+            .args(["-q", "bench", "train", "--model", "1d", "--batch", "2"])
+            .args([
+                "--warmup",
+                "0",
+                "--steps",
+                "1",
+                "--rounds",
+                "2",
+                "--no-peer",
+            ])
+            .arg("--json")
+            .arg(&json),
+    );
+    assert!(out.contains("2 rounds of ours then Keras"), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v[0]["rounds"], 2);
+    assert_eq!(v[0]["ours"][0]["rounds"].as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["ours"][0]["steps_s"].as_array().unwrap().len(), 2);
 
     // A peer folder without its environment is skipped with a message naming what is missing.
     let out = stdout(

@@ -556,7 +556,8 @@ mod kernels {
     #[test]
     fn conv2d_without_im2col_matches_burn() {
         // One product per item and kernel row over the padded input, rows past the output's
-        // width discarded; odd sizes, asymmetric and explicit padding, several items.
+        // width discarded, each item a task; odd sizes, asymmetric and explicit padding, several
+        // items.
         let c = ops::kernels::IMPLICIT_MIN_CIN;
         check_conv2d([c + 1, 5], [9, 7], [5, 5], PaddingConfig2d::Same, 3);
         check_conv2d([c, 3], [6, 8], [3, 5], PaddingConfig2d::Same, 2);
@@ -570,6 +571,49 @@ mod kernels {
             2,
         );
         check_conv2d([c, 2], [4, 3], [1, 3], PaddingConfig2d::Same, 3); // kh = 1: one product
+                                                                        // More items than weight-gradient parts: parts of two items, the last one of one.
+        check_conv2d([c, 2], [5, 4], [3, 3], PaddingConfig2d::Same, 11);
+    }
+
+    #[test]
+    fn conv2d_gradients_do_not_depend_on_the_thread_count() {
+        // Items run as tasks on whatever threads there are; the weight gradient is summed in
+        // fixed parts, so 1 and 3 threads give the same bits.
+        use ops::kernels::{conv_forward, conv_weight_grad, ConvGeom};
+        let g = ConvGeom {
+            batch: 13,
+            cin: ops::kernels::IMPLICIT_MIN_CIN + 3,
+            h: 7,
+            w: 6,
+            cout: 5,
+            kh: 3,
+            kw: 3,
+            pad: [1, 1, 1, 1],
+        };
+        let data = |n: usize, seed: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0 - 1.0)
+                .collect()
+        };
+        let x = data(g.batch * g.h * g.w * g.cin, 1);
+        let wm = data(g.k() * g.cout, 2);
+        let dy = data(g.rows() * g.cout, 3);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                (
+                    conv_forward(&x, &g, &wm, None),
+                    conv_weight_grad(&x, &g, &dy),
+                )
+            })
+        };
+        let (one, three) = (run(1), run(3));
+        assert!(ops::kernels::implicit(&g));
+        assert_eq!(one.0, three.0, "forward");
+        assert_eq!(one.1, three.1, "weight gradient");
     }
 
     #[test]
@@ -724,6 +768,154 @@ mod kernels {
         assert_close("chain dw1", &ours.1, &burn.1);
         assert_close("chain dw2", &ours.2, &burn.2);
         assert_close("chain dw3", &ours.3, &burn.3);
+    }
+
+    /// `relu(pool(conv(x)))` as one op vs Burn's three, forward and the gradients of
+    /// `sum(y * r)`; `dx` only where `x` needs one (the banded path computes none).
+    fn check_conv2d_relu_pool(
+        [cin, cout]: [usize; 2],
+        [h, w]: [usize; 2],
+        pool: [usize; 4],
+        batch: usize,
+        x_grad: bool,
+    ) {
+        let mut conv = Conv2dConfig::new([cin, cout], [5, 5])
+            .with_padding(PaddingConfig2d::Same)
+            .init(&device());
+        conv.weight = Param::from_tensor(random([cout, cin, 5, 5], 31).require_grad());
+        conv.bias = Some(Param::from_tensor(random([cout], 32).require_grad()));
+        let [ph, pw, sh, sw] = pool;
+        let pool = MaxPool2dConfig::new([ph, pw]).with_strides([sh, sw]).init();
+        let x = random([batch, cin, h, w], 33);
+        let x = if x_grad { x.require_grad() } else { x };
+        let run = |own: bool| {
+            let y = if own {
+                ops::conv2d_relu_pool(&conv, &pool, x.clone())
+            } else {
+                relu(pool.forward(conv.forward(x.clone())))
+            };
+            let r = random(y.dims(), 34);
+            let grads = (y.clone() * r).sum().backward();
+            let gx = x.grad(&grads).map(values);
+            let gw = conv.weight.val().grad(&grads).unwrap();
+            let gb = conv.bias.as_ref().unwrap().val().grad(&grads).unwrap();
+            (y.dims(), values(y), gx, values(gw), values(gb))
+        };
+        let (ours, burn) = (run(true), run(false));
+        let what = format!("conv2d+relu+pool {cin}->{cout} {h}x{w} pool {pool:?} dx {x_grad}");
+        assert_eq!(ours.0, burn.0, "{what}: shape");
+        // With few input channels some windows' maximum is negative (clamped, no gradient);
+        // sums over many channels are rarely.
+        let few = cin < ops::kernels::IMPLICIT_MIN_CIN;
+        assert!(!few || burn.1.contains(&0.0), "{what}: some windows clamp");
+        assert_close(&format!("{what}: forward"), &ours.1, &burn.1);
+        assert_eq!(ours.2.is_some(), x_grad, "{what}: dx");
+        if let (Some(a), Some(b)) = (&ours.2, &burn.2) {
+            assert_close(&format!("{what}: dx"), a, b);
+        }
+        assert_close(&format!("{what}: dw"), &ours.3, &burn.3);
+        assert_close(&format!("{what}: db"), &ours.4, &burn.4);
+    }
+
+    #[test]
+    fn fused_conv_relu_pool_matches_burn() {
+        // The banded path (few input channels, no input gradient): 64 channels × 64 columns
+        // make 16 KB conv rows, so 150 rows are three bands of about 1 MB, and pool windows
+        // straddle the band edges.
+        check_conv2d_relu_pool([1, 64], [150, 64], [5, 5, 2, 2], 2, false);
+        check_conv2d_relu_pool([2, 3], [9, 11], [3, 2, 2, 1], 3, false);
+        // The input needs a gradient: the dense path, and the implicit (im2col-free) convs.
+        check_conv2d_relu_pool([2, 3], [9, 11], [3, 2, 2, 1], 3, true);
+        let c = ops::kernels::IMPLICIT_MIN_CIN;
+        check_conv2d_relu_pool([c, 4], [12, 10], [5, 5, 2, 2], 2, true);
+        check_conv2d_relu_pool([c, 4], [12, 10], [5, 5, 2, 2], 2, false);
+
+        // 1D: one band per item.
+        let mut conv = Conv1dConfig::new(1, 8, 5)
+            .with_padding(PaddingConfig1d::Same)
+            .init(&device());
+        conv.weight = Param::from_tensor(random([8, 1, 5], 35).require_grad());
+        conv.bias = Some(Param::from_tensor(random([8], 36).require_grad()));
+        let pool = MaxPool1dConfig::new(6).with_stride(2).init();
+        let x = random([3, 1, 40], 37);
+        let run = |own: bool| {
+            let y = if own {
+                ops::conv1d_relu_pool(&conv, &pool, x.clone())
+            } else {
+                relu(pool.forward(conv.forward(x.clone())))
+            };
+            let r = random(y.dims(), 38);
+            let grads = (y.clone() * r).sum().backward();
+            let gw = conv.weight.val().grad(&grads).unwrap();
+            let gb = conv.bias.as_ref().unwrap().val().grad(&grads).unwrap();
+            (values(y), values(gw), values(gb))
+        };
+        let (ours, burn) = (run(true), run(false));
+        assert_close("conv1d+relu+pool forward", &ours.0, &burn.0);
+        assert_close("conv1d+relu+pool dw", &ours.1, &burn.1);
+        assert_close("conv1d+relu+pool db", &ours.2, &burn.2);
+    }
+
+    #[test]
+    fn fused_kernels_agree_with_the_separate_ones_and_the_thread_count() {
+        // Same indices and values as conv then pool; the weight gradient summed in fixed parts,
+        // so 1 and 3 threads give the same bits.
+        use ops::kernels::{self as k, ConvGeom, PoolGeom};
+        let g = ConvGeom {
+            batch: 11,
+            cin: 2,
+            h: 40,
+            w: 30,
+            cout: 96,
+            kh: 5,
+            kw: 5,
+            pad: [2, 2, 2, 2],
+        };
+        let p = PoolGeom {
+            batch: g.batch,
+            c: g.cout,
+            h: g.ho(),
+            w: g.wo(),
+            kh: 5,
+            kw: 5,
+            sh: 2,
+            sw: 2,
+        };
+        let data = |n: usize, seed: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0 - 1.0)
+                .collect()
+        };
+        let x = data(g.batch * g.h * g.w * g.cin, 1);
+        let wm = data(g.k() * g.cout, 2);
+        let bias = data(g.cout, 3);
+        let conv = k::conv_forward(&x, &g, &wm, Some(&bias));
+        let (y, idx) = k::pool_forward(&conv, &p, true);
+        let dp = data(y.len(), 4);
+        let dw = k::conv_weight_grad(&x, &g, &k::pool_backward(&dp, &idx, &p));
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let (fy, fidx) = ops::fused::forward(&x, &g, &p, &wm, &bias);
+                let fdw = ops::fused::weight_grad(&x, &g, &p, &dp, &fidx);
+                (fy, fidx, fdw)
+            })
+        };
+        let (one, three) = (run(1), run(3));
+        assert!(ops::fused::banded(&g));
+        assert_eq!(one.1, idx, "indices");
+        assert_close("fused forward", &one.0, &y);
+        assert_close("fused weight gradient", &one.2, &dw);
+        assert_eq!(one, three, "1 vs 3 threads");
+        let dense = k::bias_grad(&k::pool_backward(&dp, &idx, &p), g.cout);
+        assert_close(
+            "pooled bias gradient",
+            &k::pooled_bias_grad(&dp, &idx, g.cout),
+            &dense,
+        );
     }
 
     #[test]

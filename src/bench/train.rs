@@ -3,7 +3,12 @@
 //!
 //! One fixed batch of 32 items is trained on repeatedly, as the peer does: after `warmup` steps,
 //! each of `steps` steps (forward with a dropout mask, cross-entropy, backward, Adam) is timed and
-//! the median is reported, then the same for inference (class probabilities of the batch). The
+//! the median is reported, then the same for inference (class probabilities of the batch).
+//!
+//! With `rounds` > 1, ours and Keras take turns that many times and each ratio is the median of
+//! the per-round ratios: on a shared machine the speed of both drifts by ±30% over minutes
+//! (measured), and a ratio of two measurements taken side by side drifts much less than either.
+//! `--backend wgpu` adds rows for Burn's wgpu backend (its own kernels) beside the CPU ones. The
 //! batch is real EmoDB features computed by our extractor when a corpus folder is given (the
 //! peer uses its own librosa features of the same clips), else fixed random data of the right
 //! shape and range. Neither the values nor the labels change the amount of work.
@@ -25,7 +30,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::config::{AudioConfig, FeatureConfig};
+use crate::config::{AudioConfig, BackendKind, FeatureConfig};
 use crate::error::{Error, Result};
 use crate::features::Extractor;
 use crate::model::{self, Cnn1dConfig, Cnn2dConfig, NetConfig};
@@ -100,12 +105,18 @@ pub struct TrainBench {
     pub peer: Option<PathBuf>,
     /// Also time ours with Burn's own conv and pool kernels (the state before `model::ops`).
     pub burn_kernels: bool,
+    /// Backends of ours, in order (`flex` is the CPU).
+    pub backends: Vec<BackendKind>,
+    /// wgpu adapter (see [`crate::train::device`]).
+    pub device: usize,
+    /// Turns of ours then Keras (see the module doc).
+    pub rounds: usize,
 }
 
 /// Timings of one implementation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Timing {
-    /// Who: `ser (own kernels)`, `ser (burn kernels)`, `keras`.
+    /// Who: `ser flex (own kernels)`, `ser flex (burn kernels)`, `ser wgpu:0`, `keras`.
     pub name: String,
     /// Seconds of each warm-up training step.
     pub warmup_steps_s: Vec<f64>,
@@ -121,15 +132,30 @@ pub struct Timing {
     pub median_infer_batch_s: f64,
     /// `batch / median_infer_batch_s`.
     pub infer_clips_per_s: f64,
+    /// Per round: median step seconds and median inference batch seconds.
+    pub rounds: Vec<[f64; 2]>,
+}
+
+/// The raw times of one round of one implementation.
+#[derive(Debug, Clone, Default)]
+struct Round {
+    warmup: Vec<f64>,
+    steps: Vec<f64>,
+    infer: Vec<f64>,
 }
 
 impl Timing {
-    fn new(name: &str, batch: usize, warmup: Vec<f64>, steps: Vec<f64>, infer: Vec<f64>) -> Self {
+    /// All rounds' times pooled (medians over every timed step), and each round's medians.
+    fn new(name: &str, batch: usize, rounds: &[Round]) -> Self {
+        let all = |f: fn(&Round) -> &Vec<f64>| -> Vec<f64> {
+            rounds.iter().flat_map(|r| f(r).iter().copied()).collect()
+        };
+        let (steps, infer) = (all(|r| &r.steps), all(|r| &r.infer));
         let median_step_s = super::median(&steps);
         let median_infer_batch_s = super::median(&infer);
         Self {
             name: name.to_string(),
-            warmup_steps_s: warmup,
+            warmup_steps_s: all(|r| &r.warmup),
             steps_s: steps,
             median_step_s,
             train_samples_per_s: batch as f64 / median_step_s,
@@ -137,6 +163,30 @@ impl Timing {
             infer_batches_s: infer,
             median_infer_batch_s,
             infer_clips_per_s: batch as f64 / median_infer_batch_s,
+            rounds: rounds
+                .iter()
+                .map(|r| [super::median(&r.steps), super::median(&r.infer)])
+                .collect(),
+        }
+    }
+
+    /// `other`'s time / ours, training and inference: the median of the per-round ratios when
+    /// both have the same rounds, else the ratio of the pooled medians.
+    fn ratio_to(&self, other: &Timing) -> [f64; 2] {
+        if self.rounds.len() == other.rounds.len() && !self.rounds.is_empty() {
+            let per = |i: usize| -> Vec<f64> {
+                self.rounds
+                    .iter()
+                    .zip(&other.rounds)
+                    .map(|(o, k)| k[i] / o[i])
+                    .collect()
+            };
+            [super::median(&per(0)), super::median(&per(1))]
+        } else {
+            [
+                other.median_step_s / self.median_step_s,
+                other.median_infer_batch_s / self.median_infer_batch_s,
+            ]
         }
     }
 }
@@ -160,21 +210,33 @@ pub struct ModelResult {
     pub peer: Option<Timing>,
     /// Why the peer did not run or failed.
     pub peer_error: Option<String>,
-    /// Keras step time / our first timing's step time (> 1: we are faster).
+    /// Keras step time / our first timing's step time (> 1: we are faster); the median over
+    /// rounds of the per-round ratios.
     pub train_ratio: Option<f64>,
-    /// Keras inference time per batch / ours.
+    /// Keras inference time per batch / ours, likewise.
     pub infer_ratio: Option<f64>,
+    /// Turns of ours then Keras.
+    pub rounds: usize,
     /// `/proc/loadavg` (1 min) before and after this model's measurements.
     pub load_avg: [Option<f64>; 2],
 }
 
 /// Runs every model and returns the results in order.
 pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
-    if bench.steps == 0 || bench.batch == 0 {
+    if bench.steps == 0 || bench.batch == 0 || bench.rounds == 0 {
         return Err(Error::Usage(
-            "--steps and --batch must be at least 1".into(),
+            "--steps, --batch and --rounds must be at least 1".into(),
         ));
     }
+    if bench.backends.is_empty() {
+        return Err(Error::Usage("--backend: name at least one backend".into()));
+    }
+    // Every device first, so a missing GPU is reported before minutes of CPU timing.
+    let devices = bench
+        .backends
+        .iter()
+        .map(|&kind| crate::train::device(kind, bench.device).map(|d| (kind, d)))
+        .collect::<Result<Vec<_>>>()?;
     let peer_problem = bench
         .peer
         .as_deref()
@@ -185,34 +247,49 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
         let load0 = super::load_avg();
         let config = which.config();
         let (x, labels, data) = batch(which, bench.batch, bench.corpus.as_deref())?;
-        let kernels: &[bool] = if bench.burn_kernels {
-            &[true, false]
-        } else {
-            &[true]
-        };
-        let mut ours = Vec::new();
-        let mut params = 0;
-        for &own in kernels {
-            model::ops::set_own_kernels(own);
-            let timed = time_ours(&config, &x, &labels, bench);
-            model::ops::set_own_kernels(true);
-            let (t, p) = timed?;
-            params = p;
-            ours.push(t);
+        // Who we time: (name, device, own kernels); Burn's kernels only matter on the CPU.
+        let mut who: Vec<(String, &Device, bool)> = Vec::new();
+        for (kind, device) in &devices {
+            let label = crate::train::backend_label(*kind, bench.device);
+            if *kind == BackendKind::Flex {
+                who.push((format!("ser {label} (own kernels)"), device, true));
+                if bench.burn_kernels {
+                    who.push((format!("ser {label} (burn kernels)"), device, false));
+                }
+            } else {
+                who.push((format!("ser {label}"), device, true));
+            }
         }
-        let (peer, peer_error) = match (&bench.peer, &peer_problem) {
-            (Some(dir), None) => match time_peer(dir, which, bench) {
-                Ok(t) => (Some(t), None),
-                Err(e) => (None, Some(e.to_string())),
-            },
-            (_, problem) => (None, problem.clone()),
-        };
-        let train_ratio = peer
-            .as_ref()
-            .map(|p| p.median_step_s / ours[0].median_step_s);
-        let infer_ratio = peer
-            .as_ref()
-            .map(|p| p.median_infer_batch_s / ours[0].median_infer_batch_s);
+        let mut ours_rounds = vec![Vec::new(); who.len()];
+        let mut peer_rounds = Vec::new();
+        let mut peer_error = peer_problem.clone();
+        let mut params = 0;
+        for _ in 0..bench.rounds {
+            for ((name, device, own), rounds) in who.iter().zip(&mut ours_rounds) {
+                model::ops::set_own_kernels(*own);
+                let timed = time_ours(&config, &x, &labels, bench, device, name);
+                model::ops::set_own_kernels(true);
+                let (round, p) = timed?;
+                params = p;
+                rounds.push(round);
+            }
+            if let (Some(dir), None) = (&bench.peer, &peer_error) {
+                match time_peer(dir, which, bench) {
+                    Ok(round) => peer_rounds.push(round),
+                    Err(e) => peer_error = Some(e.to_string()),
+                }
+            }
+        }
+        let ours: Vec<Timing> = who
+            .iter()
+            .zip(&ours_rounds)
+            .map(|((name, ..), rounds)| Timing::new(name, bench.batch, rounds))
+            .collect();
+        // A peer that failed in a later round still gave whole rounds before it; its ratios
+        // pair only when every round ran.
+        let peer =
+            (!peer_rounds.is_empty()).then(|| Timing::new("keras", bench.batch, &peer_rounds));
+        let ratios = peer.as_ref().map(|p| ours[0].ratio_to(p));
         out.push(ModelResult {
             model: which.label(),
             params,
@@ -223,8 +300,9 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
             ours,
             peer,
             peer_error,
-            train_ratio,
-            infer_ratio,
+            train_ratio: ratios.map(|r| r[0]),
+            infer_ratio: ratios.map(|r| r[1]),
+            rounds: bench.rounds,
             load_avg: [load0, super::load_avg()],
         });
     }
@@ -283,21 +361,17 @@ fn batch(
     ))
 }
 
-/// Our training steps and inference batches on the CPU backend; returns the timing and the
-/// parameter count.
+/// One round of our training steps and inference batches on `device`; returns the times and
+/// the parameter count.
 fn time_ours(
     config: &NetConfig,
     x: &[f32],
     labels: &[i64],
     bench: &TrainBench,
-) -> Result<(Timing, usize)> {
-    let own = model::ops::own_kernels();
-    let name = if own {
-        "ser (own kernels)"
-    } else {
-        "ser (burn kernels)"
-    };
-    let device = Device::flex().autodiff();
+    device: &Device,
+    name: &str,
+) -> Result<(Round, usize)> {
+    let device = device.clone().autodiff();
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let mut net = config.init(&device, &mut rng)?;
     let params = net.num_params();
@@ -354,7 +428,14 @@ fn time_ours(
         pb.inc(1);
     }
     pb.finish_and_clear();
-    Ok((Timing::new(name, b, warm, steps, infer), params))
+    Ok((
+        Round {
+            warmup: warm,
+            steps,
+            infer,
+        },
+        params,
+    ))
 }
 
 fn config_label(config: &NetConfig) -> String {
@@ -384,9 +465,9 @@ fn peer_missing(dir: &Path) -> Option<String> {
     })
 }
 
-/// The peer's `time_steps.py` for `which` (Keras `train_on_batch` / `predict_on_batch` on a fixed
-/// batch of its EmoDB features), same warm-up and step counts.
-fn time_peer(dir: &Path, which: BenchModel, bench: &TrainBench) -> Result<Timing> {
+/// One round of the peer's `time_steps.py` for `which` (Keras `train_on_batch` /
+/// `predict_on_batch` on a fixed batch of its EmoDB features), same warm-up and step counts.
+fn time_peer(dir: &Path, which: BenchModel, bench: &TrainBench) -> Result<Round> {
     let python = dir.join(".venv/bin/python");
     let prefix = "sertrain_";
     let filters = which.filters().map(|f| f.to_string());
@@ -425,13 +506,11 @@ fn time_peer(dir: &Path, which: BenchModel, bench: &TrainBench) -> Result<Timing
             path.display()
         )));
     }
-    Ok(Timing::new(
-        "keras",
-        bench.batch,
-        list(&v["warmup_steps_s"]),
+    Ok(Round {
+        warmup: list(&v["warmup_steps_s"]),
         steps,
         infer,
-    ))
+    })
 }
 
 /// The final table: per model, ours (each kernel set) and Keras, with the ratios.
@@ -441,15 +520,14 @@ pub fn table(results: &[ModelResult]) -> String {
          |---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
-        let rows = r.ours.iter().chain(r.peer.as_ref());
-        for t in rows {
-            let ratio = |ours: f64, keras: Option<f64>| {
-                keras
-                    .filter(|_| t.name != "keras")
-                    .map(|k| format!("{:.2}", k / ours))
+        let rows = r.ours.iter().map(|t| (t, true));
+        for (t, ours) in rows.chain(r.peer.iter().map(|t| (t, false))) {
+            let ratios = r.peer.as_ref().filter(|_| ours).map(|k| t.ratio_to(k));
+            let cell = |i: usize| {
+                ratios
+                    .map(|r| format!("{:.2}", r[i]))
                     .unwrap_or_else(|| "—".into())
             };
-            let keras = r.peer.as_ref();
             s += &format!(
                 "| {} | {} | {:.3} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |\n",
                 r.model,
@@ -459,19 +537,21 @@ pub fn table(results: &[ModelResult]) -> String {
                 t.crema_d_epoch_s,
                 1e3 * t.median_infer_batch_s,
                 t.infer_clips_per_s,
-                ratio(t.median_step_s, keras.map(|k| k.median_step_s)),
-                ratio(
-                    t.median_infer_batch_s,
-                    keras.map(|k| k.median_infer_batch_s)
-                ),
+                cell(0),
+                cell(1),
             );
         }
     }
     s += "\nratio = Keras time / ours (> 1: ser is faster); medians of the timed steps, batch ";
-    s += &results
-        .first()
-        .map(|r| r.batch.to_string())
-        .unwrap_or_default();
+    if let Some(r) = results.first() {
+        s += &r.batch.to_string();
+        if r.rounds > 1 {
+            s += &format!(
+                "; {} rounds of ours then Keras, ratio = median of the per-round ratios",
+                r.rounds
+            );
+        }
+    }
     for r in results {
         s += &format!(
             "\n{}: {}; {} threads; load avg {} → {}",

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use crate::bench;
+use crate::config::BackendKind;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +69,17 @@ pub enum BenchCommand {
         /// Also time ours with Burn's own conv and pool kernels.
         #[arg(long)]
         burn_kernels: bool,
+        /// flex: the CPU only; wgpu: also Burn's wgpu backend, beside the CPU figures (needs a
+        /// build with `--features wgpu`).
+        #[arg(long, default_value = "flex")]
+        backend: BackendKind,
+        /// wgpu adapter: 0 = the best found (discrete GPU first), N = the N-th discrete GPU.
+        #[arg(long, default_value_t = 0)]
+        device: usize,
+        /// Turns of ours then Keras; the ratios are medians of the per-round ratios (steadier
+        /// on a shared machine).
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
         /// Also write the results as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -154,6 +166,9 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             peer,
             no_peer,
             burn_kernels,
+            backend,
+            device,
+            rounds,
             json,
         } => {
             use bench::train::BenchModel;
@@ -170,6 +185,12 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
                 corpus,
                 peer: (!no_peer).then_some(peer),
                 burn_kernels,
+                backends: match backend {
+                    BackendKind::Flex => vec![BackendKind::Flex],
+                    BackendKind::Wgpu => vec![BackendKind::Flex, BackendKind::Wgpu],
+                },
+                device,
+                rounds,
             };
             let results = bench::train::run(&spec)?;
             println!("{}", bench::train::table(&results));

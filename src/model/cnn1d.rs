@@ -190,13 +190,16 @@ impl Cnn1d {
         let [batch, len] = x.dims();
         let mut h: Tensor<3> = x.reshape([batch, 1, len]);
         for (i, conv) in self.convs.iter().enumerate() {
-            h = super::ops::conv1d(conv, h);
-            if let Some(norm) = self.norms.get(i) {
-                h = norm.forward(h);
-            }
             // relu(pool(h)) == pool(relu(h)) (both monotone): the ReLU runs on the pooled,
-            // smaller tensor, inside the pool pass with our kernels.
-            h = super::ops::max_pool1d_relu(&self.pool, h);
+            // smaller tensor, inside the pool pass with our kernels; without a norm between
+            // them, conv, ReLU and pool are one op (`ops::conv1d_relu_pool`).
+            h = match self.norms.get(i) {
+                Some(norm) => {
+                    let c = norm.forward(super::ops::conv1d(conv, h));
+                    super::ops::max_pool1d_relu(&self.pool, c)
+                }
+                None => super::ops::conv1d_relu_pool(conv, &self.pool, h),
+            };
         }
         // Channel-major flatten ([channels, length]); Keras' is length-major (see module doc).
         let flat: Tensor<2> = h.flatten(1, 2);

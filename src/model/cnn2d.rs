@@ -211,13 +211,16 @@ impl Cnn2d {
         let [batch, _] = x.dims();
         let mut h: Tensor<4> = x.reshape([batch, 1, self.rows, self.cols]);
         for (i, conv) in self.convs.iter().enumerate() {
-            h = super::ops::conv2d(conv, h);
-            if let Some(norm) = self.norms.get(i) {
-                h = norm.forward(h);
-            }
-            // relu(pool(h)) == pool(relu(h)): the ReLU runs on the smaller tensor, inside the
-            // pool pass with our kernels.
-            h = super::ops::max_pool2d_relu(&self.pool, h);
+            // relu(pool(h)) == pool(relu(h)) (both monotone): the ReLU runs on the pooled,
+            // smaller tensor, inside the pool pass with our kernels; without a norm between
+            // them, conv, ReLU and pool are one op (`ops::conv2d_relu_pool`).
+            h = match self.norms.get(i) {
+                Some(norm) => {
+                    let c = norm.forward(super::ops::conv2d(conv, h));
+                    super::ops::max_pool2d_relu(&self.pool, c)
+                }
+                None => super::ops::conv2d_relu_pool(conv, &self.pool, h),
+            };
         }
         // Channel-major flatten ([channels, rows, cols]); Keras' is channels-last (module doc).
         let flat: Tensor<2> = h.flatten(1, 3);

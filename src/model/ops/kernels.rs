@@ -13,6 +13,7 @@
 //! over rows use fixed blocks), so results do not depend on the thread count or timing.
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
@@ -78,6 +79,43 @@ thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
+/// A vector of `len` values that `fill` writes into uninitialised memory: no zero-fill first,
+/// which for the large outputs here was a serial memset of megabytes per call (3–4% of a 1D
+/// training step in all, `perf`).
+///
+/// # Safety
+/// `fill` must write every one of the `len` values.
+pub(super) unsafe fn written<T>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
+    let mut v = Vec::with_capacity(len);
+    fill(&mut v.spare_capacity_mut()[..len]);
+    // SAFETY: the caller's `fill` wrote all `len` values.
+    unsafe { v.set_len(len) };
+    v
+}
+
+/// `s` as initialised values.
+///
+/// # Safety
+/// Every value of `s` must have been written.
+pub(super) unsafe fn assume_init<T>(s: &mut [MaybeUninit<T>]) -> &mut [T] {
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout, and the caller guarantees every value is init.
+    unsafe { &mut *(s as *mut [MaybeUninit<T>] as *mut [T]) }
+}
+
+/// `src` into `dst` (same length).
+fn write_slice<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        d.write(*s);
+    }
+}
+
+/// `v` into every value of `dst`.
+fn write_fill<T: Copy>(dst: &mut [MaybeUninit<T>], v: T) {
+    for d in dst {
+        d.write(v);
+    }
+}
+
 /// Rows per im2col chunk.
 fn chunk_rows(g: &ConvGeom) -> usize {
     const TARGET: usize = 16 << 20;
@@ -90,44 +128,76 @@ fn chunk_rows(g: &ConvGeom) -> usize {
 /// Fills `out` (`n` rows of `stride` values) with the im2col rows `r0..r0 + n` of `x` (`k`
 /// values each); a `stride` of `k + 1` adds a last column of ones (for the bias).
 fn im2col(x: &[f32], g: &ConvGeom, r0: usize, out: &mut [f32], stride: usize) {
-    let (ho, wo, k, c) = (g.ho(), g.wo(), g.k(), g.cin);
-    assert!(stride == k || stride == k + 1);
-    let (pt, pl) = (g.pad[0] as isize, g.pad[2] as isize);
     let min_len = (4096 / stride).max(1);
     out.par_chunks_mut(stride)
         .with_min_len(min_len)
         .enumerate()
-        .for_each(|(i, row)| {
-            let r = r0 + i;
-            let b = r / (ho * wo);
-            let oh = (r / wo) % ho;
-            let ow = r % wo;
-            if stride > k {
-                row[k] = 1.0;
-            }
-            // Kernel columns whose input column is inside the image: j in j0..j1.
-            let j0 = (pl - ow as isize).max(0) as usize;
-            let j1 =
-                ((g.w as isize + pl - ow as isize).min(g.kw as isize)).max(j0 as isize) as usize;
-            for ki in 0..g.kh {
-                let dst = &mut row[ki * g.kw * c..(ki + 1) * g.kw * c];
-                let ih = oh as isize + ki as isize - pt;
-                if ih < 0 || ih >= g.h as isize || j0 >= j1 {
-                    dst.fill(0.0);
-                    continue;
-                }
-                dst[..j0 * c].fill(0.0);
-                dst[j1 * c..].fill(0.0);
-                let iw0 = (ow + j0) as isize - pl;
-                let src = ((b * g.h + ih as usize) * g.w + iw0 as usize) * c;
-                dst[j0 * c..j1 * c].copy_from_slice(&x[src..src + (j1 - j0) * c]);
-            }
-        });
+        .for_each(|(i, row)| im2col_row(x, g, r0 + i, row, stride));
+}
+
+/// Im2col row `r` (output position `(b, oh, ow)` of `x`) into `row` (`stride` values, see
+/// [`im2col`]).
+pub(super) fn im2col_row(x: &[f32], g: &ConvGeom, r: usize, row: &mut [f32], stride: usize) {
+    let (ho, wo, k, c) = (g.ho(), g.wo(), g.k(), g.cin);
+    debug_assert!(stride == k || stride == k + 1);
+    let (pt, pl) = (g.pad[0] as isize, g.pad[2] as isize);
+    let b = r / (ho * wo);
+    let oh = (r / wo) % ho;
+    let ow = r % wo;
+    if stride > k {
+        row[k] = 1.0;
+    }
+    // Kernel columns whose input column is inside the image: j in j0..j1.
+    let j0 = (pl - ow as isize).max(0) as usize;
+    let j1 = ((g.w as isize + pl - ow as isize).min(g.kw as isize)).max(j0 as isize) as usize;
+    for ki in 0..g.kh {
+        let dst = &mut row[ki * g.kw * c..(ki + 1) * g.kw * c];
+        let ih = oh as isize + ki as isize - pt;
+        if ih < 0 || ih >= g.h as isize || j0 >= j1 {
+            dst.fill(0.0);
+            continue;
+        }
+        dst[..j0 * c].fill(0.0);
+        dst[j1 * c..].fill(0.0);
+        let iw0 = (ow + j0) as isize - pl;
+        let src = ((b * g.h + ih as usize) * g.w + iw0 as usize) * c;
+        dst[j0 * c..j1 * c].copy_from_slice(&x[src..src + (j1 - j0) * c]);
+    }
 }
 
 /// `dst (m×n) = [dst +] lhs (m×k) · rhs (k×n)`, strides as (row, column).
 #[allow(clippy::too_many_arguments)]
 fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_strides: (usize, usize),
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) {
+    matmul_in(
+        true,
+        m,
+        n,
+        k,
+        dst,
+        dst_strides,
+        accumulate,
+        lhs,
+        lhs_strides,
+        rhs,
+        rhs_strides,
+    )
+}
+
+/// [`matmul`], on the calling thread alone unless `parallel`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn matmul_in(
+    parallel: bool,
     m: usize,
     n: usize,
     k: usize,
@@ -146,7 +216,7 @@ fn matmul(
     assert!(k == 0 || last(lhs_strides, m, k) < lhs.len());
     assert!(k == 0 || last(rhs_strides, k, n) < rhs.len());
     assert!(last(dst_strides, m, n) < dst.len());
-    let parallelism = if m * n * k >= 1 << 18 {
+    let parallelism = if parallel && m * n * k >= 1 << 18 {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
@@ -334,225 +404,381 @@ impl Virtual {
 /// Channels-last `x` zero-padded to `[batch, hp, wp, cin]`.
 fn pad_input(x: &[f32], g: &ConvGeom, v: &Virtual) -> Vec<f32> {
     let c = g.cin;
-    let mut xp = vec![0.0f32; g.batch * v.hp * v.wp * c];
-    let (pt, pl) = (g.pad[0], g.pad[2]);
-    xp.par_chunks_mut(v.wp * c)
-        .with_min_len(16)
-        .enumerate()
-        .for_each(|(row, dst)| {
-            let (b, ih) = (row / v.hp, row % v.hp);
-            if ih < pt || ih >= pt + g.h {
-                return;
-            }
-            let src = ((b * g.h + ih - pt) * g.w) * c;
-            dst[pl * c..(pl + g.w) * c].copy_from_slice(&x[src..src + g.w * c]);
-        });
-    xp
+    let per_in = g.h * g.w * c;
+    // SAFETY: `pad_row` writes every value of each padded row, and the rows cover the buffer.
+    unsafe {
+        written(g.batch * v.hp * v.wp * c, |xp| {
+            xp.par_chunks_mut(v.wp * c)
+                .with_min_len(16)
+                .enumerate()
+                .for_each(|(row, dst)| {
+                    let (b, ih) = (row / v.hp, row % v.hp);
+                    pad_row(&x[b * per_in..(b + 1) * per_in], g, ih, dst);
+                });
+        })
+    }
 }
 
-/// [`conv_forward`] without im2col (see [`Virtual`]): `kh` GEMMs per group of images into a
-/// virtual-row buffer, then the valid rows copied out with the bias added.
+/// Row `ih` of one image `x` (`[h, w, cin]`) zero-padded (`[hp, wp, cin]`): every value of `dst`
+/// written.
+fn pad_row(x: &[f32], g: &ConvGeom, ih: usize, dst: &mut [MaybeUninit<f32>]) {
+    let c = g.cin;
+    let (pt, pl) = (g.pad[0], g.pad[2]);
+    if ih < pt || ih >= pt + g.h {
+        write_fill(dst, 0.0);
+        return;
+    }
+    let src = (ih - pt) * g.w * c;
+    write_fill(&mut dst[..pl * c], 0.0);
+    write_slice(&mut dst[pl * c..(pl + g.w) * c], &x[src..src + g.w * c]);
+    write_fill(&mut dst[(pl + g.w) * c..], 0.0);
+}
+
+/// [`conv_forward`] without im2col (see [`Virtual`]): `kh` GEMMs into a virtual-row buffer,
+/// then the valid rows copied out with the bias added. Images that chain (1D) are one GEMM
+/// per kernel row over the whole batch, parallel inside; otherwise (2D) each image is a task
+/// of its own on one thread: its padded copy (~2 MB) and virtual rows stay in that core's
+/// cache, and no fork-join per product (`examples/kernel_times.rs`, 2 cores, layer 2 of the
+/// report's 2D model at batch 32: forward 223 → 154 ms, weight gradient 265 → 179 ms, input
+/// gradient 204 → 151 ms against one parallel GEMM per image and kernel row).
 fn implicit_forward(x: &[f32], g: &ConvGeom, wm: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let total = g.rows() * g.cout;
     // Every value is written once below, so no zero-fill first.
     let mut y: Vec<f32> = Vec::with_capacity(total);
     let v = Virtual::new(g);
-    let (ci, co, ho, wo) = (g.cin, g.cout, g.ho(), g.wo());
-    let kr = g.kw * ci;
-    let xp = pad_input(x, g, &v);
-    let image = v.hp * v.wp;
-    SCRATCH.with(|s| {
-        let mut yv = s.borrow_mut();
-        let need = v.len(g, v.group) * co;
-        if yv.len() < need {
-            yv.resize(need, 0.0);
-        }
-        for b0 in (0..g.batch).step_by(v.group) {
-            let n = v.group.min(g.batch - b0);
-            let len = v.len(g, n);
+    let (co, ho, wo) = (g.cout, g.ho(), g.wo());
+    let per_out = ho * wo * co;
+    if v.group > 1 {
+        let xp = pad_input(x, g, &v);
+        SCRATCH.with(|s| {
+            let mut yv = s.borrow_mut();
+            let len = v.len(g, g.batch);
+            resize_at_least(&mut yv, len * co);
             let yv = &mut yv[..len * co];
-            for i in 0..g.kh {
-                let start = (b0 * image + i * v.wp) * ci;
-                matmul(
-                    len,
-                    co,
-                    kr,
-                    yv,
-                    (co, 1),
-                    i > 0,
-                    &xp[start..],
-                    (ci, 1),
-                    &wm[i * kr * co..(i + 1) * kr * co],
-                    (co, 1),
-                );
-            }
-            // Valid rows out, bias added: one output row (`wo · co` values) per task.
-            let out = &mut y.spare_capacity_mut()[b0 * ho * wo * co..(b0 + n) * ho * wo * co];
+            implicit_products(true, &xp, g, &v, wm, len, yv);
             let yv = &*yv;
-            out.par_chunks_mut(wo * co)
+            y.spare_capacity_mut()[..total]
+                .par_chunks_mut(wo * co)
                 .with_min_len(4)
                 .enumerate()
                 .for_each(|(row, dst)| {
                     let (b, oh) = (row / ho, row % ho);
-                    let src = &yv[(b * image + oh * v.wp) * co..][..wo * co];
-                    match bias {
-                        Some(bias) => {
-                            for (d, s) in dst.chunks_exact_mut(co).zip(src.chunks_exact(co)) {
-                                for ((d, s), b) in d.iter_mut().zip(s).zip(bias) {
-                                    d.write(s + b);
-                                }
-                            }
-                        }
-                        None => {
-                            for (d, s) in dst.iter_mut().zip(src) {
-                                d.write(*s);
-                            }
-                        }
+                    let src = &yv[(b * v.hp * v.wp + oh * v.wp) * co..][..wo * co];
+                    write_row(src, dst, co, bias);
+                });
+        });
+    } else {
+        let per_in = g.h * g.w * g.cin;
+        let len = v.len(g, 1);
+        y.spare_capacity_mut()[..total]
+            .par_chunks_mut(per_out)
+            .zip(x.par_chunks(per_in))
+            .for_each(|(out, xi)| {
+                IMAGE.with(|s| {
+                    let (xp, yv) = &mut *s.borrow_mut();
+                    pad_image(xi, g, &v, xp);
+                    resize_at_least(yv, len * co);
+                    let yv = &mut yv[..len * co];
+                    implicit_products(false, xp, g, &v, wm, len, yv);
+                    for (oh, dst) in out.chunks_exact_mut(wo * co).enumerate() {
+                        write_row(&yv[oh * v.wp * co..][..wo * co], dst, co, bias);
                     }
                 });
-        }
-    });
-    // SAFETY: the groups cover all `batch` images and each writes all `ho · wo · co` values of
-    // its images (every `dst` element above), so the first `total` elements are initialised.
+            });
+    }
+    // SAFETY: both branches write every one of the first `total` values (each output row of
+    // each image, all `wo · co` values of it).
     unsafe { y.set_len(total) };
     y
 }
 
-/// [`conv_weight_grad`] without im2col (see [`Virtual`]): `dy` is spread onto the virtual rows
-/// (zeros on the discarded ones, so they add nothing), then per group and kernel row one GEMM
-/// `window(i)ᵀ · dy` accumulates into that kernel row's block of the weight matrix. Groups
-/// are summed in order.
-fn implicit_weight_grad(x: &[f32], g: &ConvGeom, dy: &[f32], dw: &mut [f32]) {
-    let v = Virtual::new(g);
-    let (ci, co, ho, wo) = (g.cin, g.cout, g.ho(), g.wo());
-    let kr = g.kw * ci;
-    let xp = pad_input(x, g, &v);
-    let image = v.hp * v.wp;
-    SCRATCH.with(|s| {
-        let mut dyv = s.borrow_mut();
-        let need = v.len(g, v.group) * co;
-        // Zeros on the discarded rows; the valid ones are overwritten for each group.
-        dyv.clear();
-        dyv.resize(need, 0.0);
-        for b0 in (0..g.batch).step_by(v.group) {
-            let n = v.group.min(g.batch - b0);
-            let len = v.len(g, n);
-            let src = &dy[b0 * ho * wo * co..(b0 + n) * ho * wo * co];
-            // Group rows (b, oh) go to virtual rows `b·image + oh·wp`; spread row by row.
-            {
-                let dyv = &mut dyv[..len * co];
-                for (row, s) in src.chunks_exact(wo * co).enumerate() {
-                    let (b, oh) = (row / ho, row % ho);
-                    let at = (b * image + oh * v.wp) * co;
-                    dyv[at..at + wo * co].copy_from_slice(s);
-                }
-            }
-            for i in 0..g.kh {
-                let start = (b0 * image + i * v.wp) * ci;
-                matmul(
-                    kr,
-                    co,
-                    len,
-                    &mut dw[i * kr * co..(i + 1) * kr * co],
-                    (co, 1),
-                    b0 > 0,
-                    &xp[start..],
-                    (1, ci),
-                    &dyv[..len * co],
-                    (co, 1),
-                );
-            }
-        }
-    });
+thread_local! {
+    /// The per-image buffers of the implicit path on each thread: the padded image and its
+    /// virtual rows (of output, or of output gradient).
+    static IMAGE: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// Column sums of `dy` (`[rows, c]`): the bias gradient. Fixed blocks of rows, summed in order.
-pub fn bias_grad(dy: &[f32], c: usize) -> Vec<f32> {
-    const BLOCK_ROWS: usize = 1024;
-    let partials: Vec<Vec<f32>> = dy
-        .par_chunks(BLOCK_ROWS * c)
-        .map(|block| {
-            let mut acc = vec![0.0f32; c];
-            for row in block.chunks_exact(c) {
-                for (a, v) in acc.iter_mut().zip(row) {
-                    *a += v;
+pub(super) fn resize_at_least(buf: &mut Vec<f32>, len: usize) {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+}
+
+/// One image `x` (`[h, w, cin]`) zero-padded into `xp` (`[hp, wp, cin]`, resized to fit).
+fn pad_image(x: &[f32], g: &ConvGeom, v: &Virtual, xp: &mut Vec<f32>) {
+    let c = g.cin;
+    resize_at_least(xp, v.hp * v.wp * c);
+    for (ih, row) in xp[..v.hp * v.wp * c].chunks_exact_mut(v.wp * c).enumerate() {
+        // SAFETY: `f32` → `MaybeUninit<f32>` only forgets that the values are initialised.
+        let row = unsafe { &mut *(row as *mut [f32] as *mut [MaybeUninit<f32>]) };
+        pad_row(x, g, ih, row);
+    }
+}
+
+/// `yv` (`len` virtual rows × `cout`) `= Σ_i window(i) · W_i` over the padded `xp`: one GEMM
+/// per kernel row.
+fn implicit_products(
+    parallel: bool,
+    xp: &[f32],
+    g: &ConvGeom,
+    v: &Virtual,
+    wm: &[f32],
+    len: usize,
+    yv: &mut [f32],
+) {
+    let (ci, co, kr) = (g.cin, g.cout, g.kw * g.cin);
+    for i in 0..g.kh {
+        matmul_in(
+            parallel,
+            len,
+            co,
+            kr,
+            yv,
+            (co, 1),
+            i > 0,
+            &xp[i * v.wp * ci..],
+            (ci, 1),
+            &wm[i * kr * co..(i + 1) * kr * co],
+            (co, 1),
+        );
+    }
+}
+
+/// One output row: `src` plus the bias (when there is one) into `dst`.
+fn write_row(src: &[f32], dst: &mut [std::mem::MaybeUninit<f32>], co: usize, bias: Option<&[f32]>) {
+    match bias {
+        Some(bias) => {
+            for (d, s) in dst.chunks_exact_mut(co).zip(src.chunks_exact(co)) {
+                for ((d, s), b) in d.iter_mut().zip(s).zip(bias) {
+                    d.write(s + b);
                 }
             }
+        }
+        None => {
+            for (d, s) in dst.iter_mut().zip(src) {
+                d.write(*s);
+            }
+        }
+    }
+}
+
+/// Parts of the per-image weight gradient: each sums its images in order on one thread, then
+/// the parts are summed in order, so the result does not depend on the number of threads.
+pub(super) const WEIGHT_GRAD_PARTS: usize = 8;
+
+/// [`conv_weight_grad`] without im2col (see [`Virtual`]): `dy` is spread onto the virtual rows
+/// (zeros on the discarded ones, so they add nothing), then per kernel row one GEMM
+/// `window(i)ᵀ · dy` accumulates into that kernel row's block of the weight matrix. Chained
+/// images (1D) are one product over the batch, parallel inside; otherwise images are summed
+/// per part (see [`WEIGHT_GRAD_PARTS`]) on one thread each, as in [`implicit_forward`].
+fn implicit_weight_grad(x: &[f32], g: &ConvGeom, dy: &[f32], dw: &mut [f32]) {
+    let v = Virtual::new(g);
+    let (co, ho, wo) = (g.cout, g.ho(), g.wo());
+    let per_out = ho * wo * co;
+    if v.group > 1 {
+        let xp = pad_input(x, g, &v);
+        SCRATCH.with(|s| {
+            let mut dyv = s.borrow_mut();
+            let len = v.len(g, g.batch);
+            spread_rows(dy, g, &v, &mut dyv, len);
+            weight_products(true, &xp, g, &v, &dyv[..len * co], len, dw, false);
+        });
+        return;
+    }
+    let per_in = g.h * g.w * g.cin;
+    let len = v.len(g, 1);
+    let per_part = g.batch.div_ceil(WEIGHT_GRAD_PARTS).max(1);
+    let parts: Vec<Vec<f32>> = (0..g.batch)
+        .step_by(per_part)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|b0| {
+            let mut acc = vec![0.0f32; dw.len()];
+            IMAGE.with(|s| {
+                let (xp, dyv) = &mut *s.borrow_mut();
+                for b in b0..(b0 + per_part).min(g.batch) {
+                    pad_image(&x[b * per_in..(b + 1) * per_in], g, &v, xp);
+                    spread_rows(&dy[b * per_out..(b + 1) * per_out], g, &v, dyv, len);
+                    weight_products(false, xp, g, &v, &dyv[..len * co], len, &mut acc, b > b0);
+                }
+            });
             acc
         })
         .collect();
-    let mut total = vec![0.0f32; c];
-    for p in partials {
-        for (t, v) in total.iter_mut().zip(p) {
+    dw.copy_from_slice(&sum_in_order(parts, dw.len()));
+}
+
+/// The element-wise sum of `parts` (each `len` long), added in order: a fixed order of
+/// reduction whatever thread computed which part.
+pub(super) fn sum_in_order(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let mut total = vec![0.0f32; len];
+    for part in parts {
+        for (t, v) in total.iter_mut().zip(part) {
             *t += v;
         }
     }
     total
 }
 
-/// `src` (`rows × cols`, row-major) transposed, in cache-sized tiles.
-fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-    const T: usize = 32;
-    for r0 in (0..rows).step_by(T) {
-        for c0 in (0..cols).step_by(T) {
-            for r in r0..(r0 + T).min(rows) {
-                for c in c0..(c0 + T).min(cols) {
-                    dst[c * rows + r] = src[r * cols + c];
-                }
-            }
-        }
+/// `dy` rows (`[images, ho, wo, cout]`) onto `len` virtual rows in `dyv`, zeros elsewhere.
+fn spread_rows(dy: &[f32], g: &ConvGeom, v: &Virtual, dyv: &mut Vec<f32>, len: usize) {
+    let (co, ho, wo) = (g.cout, g.ho(), g.wo());
+    dyv.clear();
+    dyv.resize(len * co, 0.0);
+    for (row, s) in dy.chunks_exact(wo * co).enumerate() {
+        let (b, oh) = (row / ho, row % ho);
+        let at = (b * v.hp * v.wp + oh * v.wp) * co;
+        dyv[at..at + wo * co].copy_from_slice(s);
     }
 }
 
-/// Burn's weight `[cout, cin, kh, kw]` with each output channel's block as `[kh·kw, cin]`.
-fn taps_major(w: &[f32], g: &ConvGeom) -> Vec<f32> {
-    let (ci, taps) = (g.cin, g.kh * g.kw);
-    let mut u = vec![0.0f32; w.len()];
-    if taps == 1 {
-        u.copy_from_slice(w);
-    } else {
-        for (src, dst) in w.chunks_exact(ci * taps).zip(u.chunks_exact_mut(ci * taps)) {
-            transpose_into(src, ci, taps, dst);
-        }
+/// `dw_i [+]= window(i)ᵀ · dyv` for each kernel row `i`.
+#[allow(clippy::too_many_arguments)]
+fn weight_products(
+    parallel: bool,
+    xp: &[f32],
+    g: &ConvGeom,
+    v: &Virtual,
+    dyv: &[f32],
+    len: usize,
+    dw: &mut [f32],
+    accumulate: bool,
+) {
+    let (ci, co, kr) = (g.cin, g.cout, g.kw * g.cin);
+    for i in 0..g.kh {
+        matmul_in(
+            parallel,
+            kr,
+            co,
+            len,
+            &mut dw[i * kr * co..(i + 1) * kr * co],
+            (co, 1),
+            accumulate,
+            &xp[i * v.wp * ci..],
+            (1, ci),
+            dyv,
+            (co, 1),
+        );
     }
-    u
 }
+
+/// Column sums of `dy` (`[rows, c]`): the bias gradient.
+pub fn bias_grad(dy: &[f32], c: usize) -> Vec<f32> {
+    column_sums(dy, None, c)
+}
+
+/// Bias gradient of a conv followed by ReLU + max-pool, from the pooled gradient `dp` (`[rows,
+/// c]`) and the pool's indices ([`pool_forward`] with `relu`): the sum of the gradients that
+/// reach the conv output (index not [`CLAMPED`]).
+pub fn pooled_bias_grad(dp: &[f32], idx: &[u32], c: usize) -> Vec<f32> {
+    assert_eq!(dp.len(), idx.len());
+    column_sums(dp, Some(idx), c)
+}
+
+/// Column sums of `v` (`[rows, c]`), of the values whose index is not [`CLAMPED`] when `idx` is
+/// given. Fixed blocks of rows, summed in order.
+fn column_sums(v: &[f32], idx: Option<&[u32]>, c: usize) -> Vec<f32> {
+    const BLOCK_ROWS: usize = 1024;
+    let block = BLOCK_ROWS * c;
+    let partials: Vec<Vec<f32>> = v
+        .par_chunks(block)
+        .enumerate()
+        .map(|(i, rows)| {
+            let mut acc = vec![0.0f32; c];
+            match idx {
+                None => {
+                    for row in rows.chunks_exact(c) {
+                        for (a, x) in acc.iter_mut().zip(row) {
+                            *a += x;
+                        }
+                    }
+                }
+                Some(idx) => {
+                    let irows = idx[i * block..][..rows.len()].chunks_exact(c);
+                    for (row, irow) in rows.chunks_exact(c).zip(irows) {
+                        for ((a, x), k) in acc.iter_mut().zip(row).zip(irow) {
+                            if *k != CLAMPED {
+                                *a += x;
+                            }
+                        }
+                    }
+                }
+            }
+            acc
+        })
+        .collect();
+    sum_in_order(partials, c)
+}
+
+// The three weight layouts below are gathers, one pass each, parallel over destination rows:
+// for the report's 1D layer 2 (1.3 M weights) the two-pass serial transposes they replace took
+// 5.6 + 2.0 + 5.2 ms of every training step (`examples/kernel_times.rs`).
 
 /// Burn's weight `[cout, cin, kh, kw]` as the matrix `[(i, j, c), cout]`.
 pub fn weight_matrix(w: &[f32], g: &ConvGeom) -> Vec<f32> {
-    let u = taps_major(w, g);
-    let mut m = vec![0.0f32; w.len()];
-    transpose_into(&u, g.cout, g.k(), &mut m);
-    m
+    let (ci, co, taps) = (g.cin, g.cout, g.kh * g.kw);
+    // SAFETY: every row is written whole below, and the rows cover the matrix.
+    unsafe {
+        written(w.len(), |m| {
+            m.par_chunks_mut(co)
+                .with_min_len(16)
+                .enumerate()
+                .for_each(|(r, row)| {
+                    let (t, c) = (r / ci, r % ci);
+                    for (o, d) in row.iter_mut().enumerate() {
+                        d.write(w[(o * ci + c) * taps + t]);
+                    }
+                });
+        })
+    }
 }
 
 /// The weight matrix of [`ConvGeom::transposed`]: flipped kernel, `[(i, j, cout), cin]`.
 pub fn weight_matrix_flipped(w: &[f32], g: &ConvGeom) -> Vec<f32> {
     let (ci, co, taps) = (g.cin, g.cout, g.kh * g.kw);
-    let u = taps_major(w, g);
-    let mut m = vec![0.0f32; w.len()];
-    // Row (t', o) of the result is tap t = taps - 1 - t' (both axes flipped) of channel o.
-    for (row, dst) in m.chunks_exact_mut(ci).enumerate() {
-        let (tf, o) = (row / co, row % co);
-        let t = taps - 1 - tf;
-        dst.copy_from_slice(&u[(o * taps + t) * ci..(o * taps + t + 1) * ci]);
+    // Row (t', o) is tap t = taps - 1 - t' (both axes flipped) of output channel o.
+    // SAFETY: every row is written whole below, and the rows cover the matrix.
+    unsafe {
+        written(w.len(), |m| {
+            m.par_chunks_mut(ci)
+                .with_min_len(16)
+                .enumerate()
+                .for_each(|(r, row)| {
+                    let (tf, o) = (r / co, r % co);
+                    let t = taps - 1 - tf;
+                    for (c, d) in row.iter_mut().enumerate() {
+                        d.write(w[(o * ci + c) * taps + t]);
+                    }
+                });
+        })
     }
-    m
 }
 
 /// The weight matrix `[(i, j, c), cout]` back in Burn's `[cout, cin, kh, kw]`.
 pub fn weight_from_matrix(m: &[f32], g: &ConvGeom) -> Vec<f32> {
-    let (ci, taps) = (g.cin, g.kh * g.kw);
-    let mut u = vec![0.0f32; m.len()];
-    transpose_into(m, g.k(), g.cout, &mut u);
-    if taps == 1 {
-        return u;
+    let (ci, co, taps) = (g.cin, g.cout, g.kh * g.kw);
+    let k = ci * taps;
+    // 16 output channels per task: each source row is then read 16 values (a cache line) at a
+    // time, not one.
+    const O: usize = 16;
+    // SAFETY: each block of `n` output channels gets all `k` values of each channel below.
+    unsafe {
+        written(m.len(), |w| {
+            w.par_chunks_mut(O * k)
+                .enumerate()
+                .for_each(|(ob, blocks)| {
+                    let o0 = ob * O;
+                    let n = blocks.len() / k;
+                    for ct in 0..k {
+                        let (c, t) = (ct / taps, ct % taps);
+                        let src = &m[(t * ci + c) * co + o0..][..n];
+                        for (oi, &v) in src.iter().enumerate() {
+                            blocks[oi * k + ct].write(v);
+                        }
+                    }
+                });
+        })
     }
-    let mut w = vec![0.0f32; m.len()];
-    for (src, dst) in u.chunks_exact(ci * taps).zip(w.chunks_exact_mut(ci * taps)) {
-        transpose_into(src, taps, ci, dst);
-    }
-    w
 }
 
 /// Shape of a max-pool without padding or dilation (floor mode).
@@ -590,28 +816,43 @@ pub const CLAMPED: u32 = u32::MAX;
 pub fn pool_forward(x: &[f32], g: &PoolGeom, relu: bool) -> (Vec<f32>, Vec<u32>) {
     let (ho, wo, c) = (g.ho(), g.wo(), g.c);
     assert_eq!(x.len(), g.batch * g.h * g.w * c);
-    let mut out = vec![0.0f32; g.batch * ho * wo * c];
-    let mut idx = vec![0u32; out.len()];
-    out.par_chunks_mut(wo * c)
-        .zip(idx.par_chunks_mut(wo * c))
-        .enumerate()
-        .for_each(|(r, (orow, irow))| {
-            let (b, oh) = (r / ho, r % ho);
-            let image = &x[b * g.h * g.w * c..(b + 1) * g.h * g.w * c];
-            pool_row(image, g, oh, orow, irow, relu);
-        });
+    let len = g.batch * ho * wo * c;
+    let mut idx = Vec::with_capacity(len);
+    // SAFETY: `pool_row` writes every value of each output row (and of its index row), and the
+    // rows cover both buffers.
+    let out = unsafe {
+        written(len, |out| {
+            out.par_chunks_mut(wo * c)
+                .zip(idx.spare_capacity_mut()[..len].par_chunks_mut(wo * c))
+                .enumerate()
+                .for_each(|(r, (orow, irow))| {
+                    let (b, oh) = (r / ho, r % ho);
+                    let image = &x[b * g.h * g.w * c..(b + 1) * g.h * g.w * c];
+                    pool_row(image, g, oh, orow, irow, relu);
+                });
+        })
+    };
+    // SAFETY: written whole above, with `out`.
+    unsafe { idx.set_len(len) };
     (out, idx)
 }
 
-/// One output row `oh` of one image: values and argmax positions.
-fn pool_row(
+/// One output row `oh` of one image: values and argmax positions, every value of `orow` and
+/// `irow` written.
+pub(super) fn pool_row(
     image: &[f32],
     g: &PoolGeom,
     oh: usize,
-    orow: &mut [f32],
-    irow: &mut [u32],
+    orow: &mut [MaybeUninit<f32>],
+    irow: &mut [MaybeUninit<u32>],
     relu: bool,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        unsafe { pool_row_avx512(image, g, oh, orow, irow, relu) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above).
@@ -622,13 +863,26 @@ fn pool_row(
 }
 
 #[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pool_row_avx512(
+    image: &[f32],
+    g: &PoolGeom,
+    oh: usize,
+    orow: &mut [MaybeUninit<f32>],
+    irow: &mut [MaybeUninit<u32>],
+    relu: bool,
+) {
+    pool_row_body(image, g, oh, orow, irow, relu);
+}
+
+#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn pool_row_avx2(
     image: &[f32],
     g: &PoolGeom,
     oh: usize,
-    orow: &mut [f32],
-    irow: &mut [u32],
+    orow: &mut [MaybeUninit<f32>],
+    irow: &mut [MaybeUninit<u32>],
     relu: bool,
 ) {
     pool_row_body(image, g, oh, orow, irow, relu);
@@ -640,18 +894,20 @@ fn pool_row_body(
     image: &[f32],
     g: &PoolGeom,
     oh: usize,
-    orow: &mut [f32],
-    irow: &mut [u32],
+    orow: &mut [MaybeUninit<f32>],
+    irow: &mut [MaybeUninit<u32>],
     relu: bool,
 ) {
     let c = g.c;
     for ow in 0..g.wo() {
-        let o = &mut orow[ow * c..(ow + 1) * c];
-        let id = &mut irow[ow * c..(ow + 1) * c];
         let (ih0, iw0) = (oh * g.sh, ow * g.sw);
         let first = ih0 * g.w + iw0;
-        o.copy_from_slice(&image[first * c..(first + 1) * c]);
-        id.fill(first as u32);
+        let o = &mut orow[ow * c..(ow + 1) * c];
+        let id = &mut irow[ow * c..(ow + 1) * c];
+        write_slice(o, &image[first * c..(first + 1) * c]);
+        write_fill(id, first as u32);
+        // SAFETY: both were written whole just above.
+        let (o, id) = unsafe { (assume_init(o), assume_init(id)) };
         for i in 0..g.kh {
             for j in 0..g.kw {
                 if i == 0 && j == 0 {

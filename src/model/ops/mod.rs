@@ -23,6 +23,7 @@
 //! pool's gradient the conv's backward) without copies. Results are deterministic: see
 //! [`kernels`].
 
+pub mod fused;
 pub mod kernels;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +32,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::NodeId;
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::TensorMetadata;
@@ -66,6 +68,22 @@ fn ours(device: &Device, dtype: DType) -> bool {
 /// - `x`: `[batch, cin, len]`
 /// - output: `[batch, cout, len_out]`
 pub fn conv1d(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
+    match (conv1d_pads(conv), &conv.bias) {
+        (Some(pads), Some(bias)) if ours(&x.device(), x.dtype()) => {
+            Tensor::from_dispatch(<Dispatch as SerKernels>::ser_conv(
+                x.into_dispatch(),
+                conv.weight.val().into_dispatch(),
+                bias.val().into_dispatch(),
+                pads,
+            ))
+        }
+        _ => conv.forward(x),
+    }
+}
+
+/// The pads (top, bottom, left, right) of a conv1d layer our kernels cover: stride 1, no
+/// dilation or groups, padding below the kernel size; `None` for any other.
+fn conv1d_pads(conv: &Conv1d) -> Option<[usize; 4]> {
     let k = conv.kernel_size;
     let (left, right) = match conv.padding {
         PaddingConfig1d::Valid => (0, 0),
@@ -73,17 +91,7 @@ pub fn conv1d(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
         PaddingConfig1d::Explicit(l, r) => (l, r),
     };
     let simple = conv.stride == 1 && conv.dilation == 1 && conv.groups == 1;
-    match &conv.bias {
-        Some(bias) if simple && left < k && right < k && ours(&x.device(), x.dtype()) => {
-            Tensor::from_dispatch(<Dispatch as SerKernels>::ser_conv(
-                x.into_dispatch(),
-                conv.weight.val().into_dispatch(),
-                bias.val().into_dispatch(),
-                [0, 0, left, right],
-            ))
-        }
-        _ => conv.forward(x),
-    }
+    (simple && left < k && right < k).then_some([0, 0, left, right])
 }
 
 /// Burn's `Same` padding at stride 1: `(start, end)`, the odd one at the end.
@@ -98,6 +106,21 @@ fn same_padding(kernel: usize) -> (usize, usize) {
 /// - `x`: `[batch, cin, h, w]`
 /// - output: `[batch, cout, h_out, w_out]`
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    match (conv2d_pads(conv), &conv.bias) {
+        (Some(pads), Some(bias)) if ours(&x.device(), x.dtype()) => {
+            Tensor::from_dispatch(<Dispatch as SerKernels>::ser_conv(
+                x.into_dispatch(),
+                conv.weight.val().into_dispatch(),
+                bias.val().into_dispatch(),
+                pads,
+            ))
+        }
+        _ => conv.forward(x),
+    }
+}
+
+/// [`conv1d_pads`] for a conv2d layer.
+fn conv2d_pads(conv: &Conv2d) -> Option<[usize; 4]> {
     let [kh, kw] = conv.kernel_size;
     let p = match conv.padding {
         PaddingConfig2d::Valid => [0; 4],
@@ -108,23 +131,66 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         PaddingConfig2d::Explicit(t, l, b, r) => [t, b, l, r],
     };
     let simple = conv.stride == [1, 1] && conv.dilation == [1, 1] && conv.groups == 1;
-    match &conv.bias {
-        Some(bias)
-            if simple
-                && p[0] < kh
-                && p[1] < kh
-                && p[2] < kw
-                && p[3] < kw
-                && ours(&x.device(), x.dtype()) =>
-        {
-            Tensor::from_dispatch(<Dispatch as SerKernels>::ser_conv(
-                x.into_dispatch(),
-                conv.weight.val().into_dispatch(),
-                bias.val().into_dispatch(),
-                p,
-            ))
+    (simple && p[0] < kh && p[1] < kh && p[2] < kw && p[3] < kw).then_some(p)
+}
+
+/// `relu(max_pool1d(pool, conv1d(conv, x)))` as one op: with our kernels the conv output of a
+/// layer with few input channels never reaches memory (see [`fused`]), and the bias gradient
+/// comes from the pooled gradient. Same values as the three ops one after the other.
+///
+/// # Shapes
+/// - `x`: `[batch, cin, len]`
+/// - output: `[batch, cout, pooled_len]`
+pub fn conv1d_relu_pool(conv: &Conv1d, pool: &MaxPool1d, x: Tensor<3>) -> Tensor<3> {
+    let [_, _, len] = x.dims();
+    let fused = match (conv1d_pads(conv), &conv.bias) {
+        (Some(pads), Some(bias)) => {
+            let conv_len = (len + pads[2] + pads[3] + 1).checked_sub(conv.kernel_size);
+            let poolable = conv_len.is_some_and(|l| pool1d_ours(pool, l));
+            (poolable && ours(&x.device(), x.dtype())).then_some((pads, bias))
         }
-        _ => conv.forward(x),
+        _ => None,
+    };
+    match fused {
+        Some((pads, bias)) => Tensor::from_dispatch(<Dispatch as SerKernels>::ser_conv_relu_pool(
+            x.into_dispatch(),
+            conv.weight.val().into_dispatch(),
+            bias.val().into_dispatch(),
+            pads,
+            [1, pool.kernel_size],
+            [1, pool.stride],
+        )),
+        None => max_pool1d_relu(pool, conv1d(conv, x)),
+    }
+}
+
+/// [`conv1d_relu_pool`] for 2D layers.
+///
+/// # Shapes
+/// - `x`: `[batch, cin, h, w]`
+/// - output: `[batch, cout, pooled_h, pooled_w]`
+pub fn conv2d_relu_pool(conv: &Conv2d, pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let [kh, kw] = conv.kernel_size;
+    let fused = match (conv2d_pads(conv), &conv.bias) {
+        (Some(p), Some(bias)) => {
+            let ho = (h + p[0] + p[1] + 1).checked_sub(kh);
+            let wo = (w + p[2] + p[3] + 1).checked_sub(kw);
+            let poolable = matches!((ho, wo), (Some(ho), Some(wo)) if pool2d_ours(pool, ho, wo));
+            (poolable && ours(&x.device(), x.dtype())).then_some((p, bias))
+        }
+        _ => None,
+    };
+    match fused {
+        Some((pads, bias)) => Tensor::from_dispatch(<Dispatch as SerKernels>::ser_conv_relu_pool(
+            x.into_dispatch(),
+            conv.weight.val().into_dispatch(),
+            bias.val().into_dispatch(),
+            pads,
+            pool.kernel_size,
+            pool.stride,
+        )),
+        None => max_pool2d_relu(pool, conv2d(conv, x)),
     }
 }
 
@@ -147,14 +213,18 @@ pub fn max_pool1d_relu(pool: &MaxPool1d, x: Tensor<3>) -> Tensor<3> {
     max_pool1d_with(pool, x, true)
 }
 
-fn max_pool1d_with(pool: &MaxPool1d, x: Tensor<3>, relu: bool) -> Tensor<3> {
-    let [_, _, len] = x.dims();
-    if matches!(pool.padding, PaddingConfig1d::Valid)
+/// Whether our pool kernel covers `pool` on inputs of length `len`: no padding, dilation or
+/// ceil mode, a window that fits.
+fn pool1d_ours(pool: &MaxPool1d, len: usize) -> bool {
+    matches!(pool.padding, PaddingConfig1d::Valid)
         && pool.dilation == 1
         && !pool.ceil_mode
         && len >= pool.kernel_size
-        && ours(&x.device(), x.dtype())
-    {
+}
+
+fn max_pool1d_with(pool: &MaxPool1d, x: Tensor<3>, relu: bool) -> Tensor<3> {
+    let [_, _, len] = x.dims();
+    if pool1d_ours(pool, len) && ours(&x.device(), x.dtype()) {
         Tensor::from_dispatch(<Dispatch as SerKernels>::ser_max_pool(
             x.into_dispatch(),
             [1, pool.kernel_size],
@@ -186,15 +256,18 @@ pub fn max_pool2d_relu(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     max_pool2d_with(pool, x, true)
 }
 
-fn max_pool2d_with(pool: &MaxPool2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
-    if matches!(pool.padding, PaddingConfig2d::Valid)
+/// [`pool1d_ours`] for 2D pools on `h × w` inputs.
+fn pool2d_ours(pool: &MaxPool2d, h: usize, w: usize) -> bool {
+    matches!(pool.padding, PaddingConfig2d::Valid)
         && pool.dilation == [1, 1]
         && !pool.ceil_mode
         && h >= pool.kernel_size[0]
         && w >= pool.kernel_size[1]
-        && ours(&x.device(), x.dtype())
-    {
+}
+
+fn max_pool2d_with(pool: &MaxPool2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    if pool2d_ours(pool, h, w) && ours(&x.device(), x.dtype()) {
         Tensor::from_dispatch(<Dispatch as SerKernels>::ser_max_pool(
             x.into_dispatch(),
             pool.kernel_size,
@@ -228,6 +301,16 @@ pub trait SerKernels: burn::backend::Backend {
         kernel: [usize; 2],
         stride: [usize; 2],
         relu: bool,
+    ) -> FloatTensor<Self>;
+
+    /// `ser_max_pool(ser_conv(x, weight, bias, pads), kernel, stride, true)` as one op.
+    fn ser_conv_relu_pool(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        pads: [usize; 4],
+        kernel: [usize; 2],
+        stride: [usize; 2],
     ) -> FloatTensor<Self>;
 }
 
@@ -344,6 +427,44 @@ fn pool_forward(
     )
 }
 
+/// The pool geometry over the output of conv `g`.
+fn pool_over(g: &ConvGeom, kernel: [usize; 2], stride: [usize; 2]) -> PoolGeom {
+    PoolGeom {
+        batch: g.batch,
+        c: g.cout,
+        h: g.ho(),
+        w: g.wo(),
+        kh: kernel[0],
+        kw: kernel[1],
+        sh: stride[0],
+        sw: stride[1],
+    }
+}
+
+/// The fused conv + ReLU + pool forward: pooled output, indices, and the pool geometry.
+fn conv_relu_pool_forward(
+    x: &FlexTensor,
+    w: &FlexTensor,
+    bias: &FlexTensor,
+    pads: [usize; 4],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+) -> (FlexTensor, Vec<u32>, PoolGeom) {
+    let (rank, g) = conv_geom(x, w, pads);
+    let p = pool_over(&g, kernel, stride);
+    let xs = channels_last(x);
+    let (wc, bc) = (contiguous(w), contiguous(bias));
+    let wm = kernels::weight_matrix(f32s(&wc), &g);
+    let (y, idx) = if fused::banded(&g) {
+        fused::forward(f32s(&xs), &g, &p, &wm, f32s(&bc))
+    } else {
+        let conv = kernels::conv_forward(f32s(&xs), &g, &wm, Some(f32s(&bc)));
+        kernels::pool_forward(&conv, &p, true)
+    };
+    let dims = [g.batch, g.cout, p.ho(), p.wo()];
+    (from_channels_last(y, rank, dims), idx, p)
+}
+
 impl SerKernels for Flex {
     fn ser_conv(
         x: FlexTensor,
@@ -362,6 +483,17 @@ impl SerKernels for Flex {
     ) -> FlexTensor {
         pool_forward(&x, kernel, stride, relu).0
     }
+
+    fn ser_conv_relu_pool(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        pads: [usize; 4],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+    ) -> FlexTensor {
+        conv_relu_pool_forward(&x, &weight, &bias, pads, kernel, stride).0
+    }
 }
 
 /// What the conv backward keeps from the forward.
@@ -379,35 +511,103 @@ impl Backward<Flex, 3> for ConvBackward {
     type State = ConvState;
 
     fn backward(self, ops: Ops<ConvState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x, node_w, node_b] = ops.parents;
+        let [node_x, node_w, node_b] = ops.parents.map(|n| n.map(|n| n.id));
         let dy = grads.consume::<Flex>(&ops.node);
         let ConvState { x, weight, pads } = ops.state;
         let (rank, g) = conv_geom(&x, &weight, pads);
         let dys = channels_last(&dy);
         let dy = f32s(&dys);
-        if let Some(node) = node_b {
-            let db = kernels::bias_grad(dy, g.cout);
-            grads.register::<Flex>(
-                node.id,
-                FlexTensor::from_data(TensorData::new(db, [g.cout])),
-            );
+        if let Some(id) = node_b {
+            register_bias_grad(grads, id, kernels::bias_grad(dy, g.cout));
         }
-        let wc = contiguous(&weight);
-        if let Some(node) = node_w {
-            let xs = channels_last(&x);
-            let dwm = kernels::conv_weight_grad(f32s(&xs), &g, dy);
-            let dw = kernels::weight_from_matrix(&dwm, &g);
-            let shape: Shape = weight.shape();
-            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dw, shape)));
+        conv_input_weight_grads(grads, [node_x, node_w], &x, &weight, (rank, &g), dy);
+    }
+}
+
+fn register_bias_grad(grads: &mut Gradients, id: NodeId, db: Vec<f32>) {
+    let n = db.len();
+    grads.register::<Flex>(id, FlexTensor::from_data(TensorData::new(db, [n])));
+}
+
+/// The weight gradient as a matrix (`[kh·kw·cin, cout]`) registered in Burn's layout.
+fn register_weight_grad(
+    grads: &mut Gradients,
+    id: NodeId,
+    dwm: &[f32],
+    g: &ConvGeom,
+    weight: &FlexTensor,
+) {
+    let dw = kernels::weight_from_matrix(dwm, g);
+    let shape: Shape = weight.shape();
+    grads.register::<Flex>(id, FlexTensor::from_data(TensorData::new(dw, shape)));
+}
+
+/// The input and weight gradients of a conv (for the parents that are tracked), from the
+/// channels-last output gradient `dy`.
+fn conv_input_weight_grads(
+    grads: &mut Gradients,
+    [node_x, node_w]: [Option<NodeId>; 2],
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    (rank, g): (usize, &ConvGeom),
+    dy: &[f32],
+) {
+    if let Some(id) = node_w {
+        let xs = channels_last(x);
+        let dwm = kernels::conv_weight_grad(f32s(&xs), g, dy);
+        register_weight_grad(grads, id, &dwm, g, weight);
+    }
+    if let Some(id) = node_x {
+        let wc = contiguous(weight);
+        let wmf = kernels::weight_matrix_flipped(f32s(&wc), g);
+        let dx = kernels::conv_forward(dy, &g.transposed(), &wmf, None);
+        grads.register::<Flex>(id, from_channels_last(dx, rank, [g.batch, g.cin, g.h, g.w]));
+    }
+}
+
+/// What the fused conv + ReLU + pool backward keeps from the forward.
+#[derive(Debug, Clone)]
+struct ConvPoolState {
+    x: FlexTensor,
+    weight: FlexTensor,
+    pads: [usize; 4],
+    idx: std::sync::Arc<Vec<u32>>,
+    pool: PoolGeom,
+}
+
+#[derive(Debug)]
+struct ConvPoolBackward;
+
+impl Backward<Flex, 3> for ConvPoolBackward {
+    type State = ConvPoolState;
+
+    fn backward(self, ops: Ops<ConvPoolState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_w, node_b] = ops.parents.map(|n| n.map(|n| n.id));
+        let dp = grads.consume::<Flex>(&ops.node);
+        let ConvPoolState {
+            x,
+            weight,
+            pads,
+            idx,
+            pool,
+        } = ops.state;
+        let (rank, g) = conv_geom(&x, &weight, pads);
+        let dps = channels_last(&dp);
+        let dp = f32s(&dps);
+        if let Some(id) = node_b {
+            register_bias_grad(grads, id, kernels::pooled_bias_grad(dp, &idx, g.cout));
         }
-        if let Some(node) = node_x {
-            let wmf = kernels::weight_matrix_flipped(f32s(&wc), &g);
-            let dx = kernels::conv_forward(dy, &g.transposed(), &wmf, None);
-            grads.register::<Flex>(
-                node.id,
-                from_channels_last(dx, rank, [g.batch, g.cin, g.h, g.w]),
-            );
+        if node_x.is_none() && fused::banded(&g) {
+            if let Some(id) = node_w {
+                let xs = channels_last(&x);
+                let dwm = fused::weight_grad(f32s(&xs), &g, &pool, dp, &idx);
+                register_weight_grad(grads, id, &dwm, &g, &weight);
+            }
+            return;
         }
+        // The input needs a gradient too: through the dense conv-output gradient.
+        let dy = kernels::pool_backward(dp, &idx, &pool);
+        conv_input_weight_grads(grads, [node_x, node_w], &x, &weight, (rank, &g), &dy);
     }
 }
 
@@ -497,6 +697,39 @@ impl<C: CheckpointStrategy> SerKernels for Autodiff<Flex, C> {
             }
             OpsKind::UnTracked(prep) => {
                 prep.finish(pool_forward(x.primitive(), kernel, stride, relu).0)
+            }
+        }
+    }
+
+    fn ser_conv_relu_pool(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        pads: [usize; 4],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+    ) -> FloatTensor<Self> {
+        match ConvPoolBackward
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (xp, wp) = (x.primitive().clone(), weight.primitive().clone());
+                let (y, idx, pool) =
+                    conv_relu_pool_forward(&xp, &wp, bias.primitive(), pads, kernel, stride);
+                let state = ConvPoolState {
+                    x: xp,
+                    weight: wp,
+                    pads,
+                    idx: std::sync::Arc::new(idx),
+                    pool,
+                };
+                prep.finish(state, y)
+            }
+            OpsKind::UnTracked(prep) => {
+                let (x, w, b) = (x.primitive(), weight.primitive(), bias.primitive());
+                prep.finish(conv_relu_pool_forward(x, w, b, pads, kernel, stride).0)
             }
         }
     }
