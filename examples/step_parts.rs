@@ -38,7 +38,7 @@ fn main() {
     let labels: Vec<i64> = (0..b as i64).map(|i| i % 6).collect();
     let ys = Tensor::<1, Int>::from_data(TensorData::new(labels, [b]), &device);
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let mut optim = AdamConfig::new().with_epsilon(1e-7).init();
+    let mut optim = ser::train::adam::init(&AdamConfig::new().with_epsilon(1e-7));
     let dense = config.dense();
     let mut rows: Vec<[f64; 4]> = Vec::new();
     for _ in 0..std::env::var("STEPS")

@@ -399,3 +399,57 @@ fn wgpu_trains_like_flex_where_an_adapter_exists() {
         assert!((a.val_loss - b.val_loss).abs() < 1e-3, "{a:?} vs {b:?}");
     }
 }
+
+#[test]
+fn fused_adam_steps_and_records_exactly_as_burns() {
+    // Same parameters bit for bit over several steps (the first one included), and the same
+    // record: a state saved by one loads into the other and steps on identically.
+    use burn::nn::{Linear, LinearConfig};
+    use burn::optim::{AdamConfig, GradientsParams};
+    let device = Device::flex().autodiff();
+    let config = AdamConfig::new().with_epsilon(1e-7);
+    let init = LinearConfig::new(37, 5).init(&device);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let batches: Vec<Tensor<2>> = (0..6)
+        .map(|_| {
+            let v: Vec<f32> = (0..4 * 37).map(|_| rng.random_range(-1.0..1.0)).collect();
+            Tensor::from_data(burn::tensor::TensorData::new(v, [4, 37]), &device)
+        })
+        .collect();
+    let run = |fused: bool, from: usize, to: usize, model: Linear, record| {
+        let mut optim = if fused {
+            train::adam::init(&config)
+        } else {
+            config.init()
+        };
+        if let Some(record) = record {
+            optim = optim.load_record(record);
+        }
+        let mut model = model;
+        for x in &batches[from..to] {
+            let y = model.forward(x.clone());
+            let loss = (y.clone() * y).mean();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(1e-2, model, grads);
+        }
+        (model, optim.to_record())
+    };
+    let values = |m: &Linear| -> Vec<f32> {
+        let mut v: Vec<f32> = m.weight.val().into_data().iter::<f32>().collect();
+        v.extend(m.bias.as_ref().unwrap().val().into_data().iter::<f32>());
+        v
+    };
+    assert!(train::adam::FusedAdam::new(&config).is_some());
+    let (burn, _) = run(false, 0, 6, init.clone(), None);
+    let (ours, _) = run(true, 0, 6, init.clone(), None);
+    assert_eq!(values(&ours), values(&burn), "6 steps");
+    // Halfway, each optimizer's record continued by the other.
+    let (half, record) = run(true, 0, 3, init.clone(), None);
+    let (ours_then_burn, _) = run(false, 3, 6, half, Some(record));
+    let (half, record) = run(false, 0, 3, init, None);
+    let (burn_then_ours, _) = run(true, 3, 6, half, Some(record));
+    assert_eq!(values(&ours_then_burn), values(&burn));
+    assert_eq!(values(&burn_then_ours), values(&burn));
+    // Variants it does not cover fall back to Burn's own.
+    assert!(train::adam::FusedAdam::new(&config.clone().with_amsgrad(true)).is_none());
+}

@@ -380,7 +380,7 @@ fn time_ours(
     let xs = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [b, item]), &device);
     let ys = Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [b]), &device);
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let mut optim = AdamConfig::new().with_epsilon(1e-7).init();
+    let mut optim = crate::train::adam::init(&AdamConfig::new().with_epsilon(1e-7));
     let dense = config.dense();
     let keep = 1.0 - config.dropout();
     let pb = progress::bar(

@@ -16,6 +16,7 @@
 //! unbroken one does. On `flex` the same config and seed give bit-identical results (tested);
 //! GPU reductions are not ordered, so `wgpu` runs agree only approximately.
 
+pub mod adam;
 pub mod checkpoint;
 mod examples;
 
@@ -292,7 +293,7 @@ pub fn train(
     let mut init_rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut model = config.model.init(&device, &mut init_rng)?;
     let params = model.num_params();
-    let mut optim = config.optimizer.init();
+    let mut optim = adam::init(&config.optimizer);
 
     let mut state = match checkpoint::read_state(&ckpt_dir)? {
         Some(s) if s.fingerprint != fingerprint => {
