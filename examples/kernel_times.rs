@@ -8,7 +8,7 @@ use std::time::Instant;
 use ser::model::ops::fused;
 use ser::model::ops::kernels::{self, ConvGeom, PoolGeom};
 
-// The binary's allocator, so buffers are reused as in training (glibc page-faults them in again).
+// The binary's allocator and its settings (`main`), so buffers are reused as in training.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -76,6 +76,19 @@ fn layer(name: &str, g: ConvGeom, p: PoolGeom, first: bool) -> f64 {
             drop(fused::weight_grad(&x, &g, &p, &pdy, &idx))
         });
     }
+    // Burn's weight layout to ours (forward; flipped: input gradient) and back (weight gradient).
+    let w = data(g.k() * g.cout);
+    row("w to matrix", true, &mut || {
+        drop(kernels::weight_matrix(&w, &g))
+    });
+    row("w from matrix", true, &mut || {
+        drop(kernels::weight_from_matrix(&w, &g))
+    });
+    if !first {
+        row("w flipped", true, &mut || {
+            drop(kernels::weight_matrix_flipped(&w, &g))
+        });
+    }
     if !first {
         let t = g.transposed();
         let wt = data(t.k() * t.cout);
@@ -115,6 +128,7 @@ fn pool(g: &ConvGeom, k: [usize; 2]) -> PoolGeom {
 }
 
 fn main() {
+    ser::train::keep_freed_memory();
     let which = std::env::args().nth(1).unwrap_or_else(|| "both".into());
     if which != "1d" {
         let mut t = 0.0;

@@ -13,11 +13,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ser::model::{Cnn1dConfig, Cnn2dConfig, NetConfig};
 
-// The binary's allocator, so buffers are reused as in training.
+// The binary's allocator and its settings (`main`), so buffers are reused as in training.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    ser::train::keep_freed_memory();
     let which = std::env::args().nth(1).unwrap_or_else(|| "1d".into());
     let (config, item) = match which.as_str() {
         "2d" => (

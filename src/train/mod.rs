@@ -43,6 +43,21 @@ use crate::error::{Error, Result};
 use crate::model::{Net, NetConfig};
 use checkpoint::State;
 
+/// Tells mimalloc (the `ser` binary's global allocator, and the examples') never to return freed
+/// memory to the OS, so that a training step's large buffers are not page-faulted in again on
+/// the next step. Call it once at start-up; harmless where mimalloc is linked but not the
+/// global allocator.
+pub fn keep_freed_memory() {
+    extern "C" {
+        /// mimalloc's `mi_option_set` (linked in with the allocator).
+        fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+    }
+    /// `mi_option_purge_delay` in mimalloc v3's `mi_option_e`; -1: never purge.
+    const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+    // SAFETY: sets a plain option value; mimalloc reads it when it next purges.
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+}
+
 /// Everything a training run needs besides the data: the `[model]` and `[train]` sections and
 /// the class names (their count is the number of outputs).
 #[derive(Debug, Clone, PartialEq)]
