@@ -41,7 +41,7 @@ bench-features: build
 # same run (needs `just peer-setup-train`). Add `--burn-kernels` to also time Burn's own kernels.
 bench-train: build
     {{ser}} bench train --corpus ../shared/data/emodb/wav --peer /tmp/peer \
-        --warmup 3 --steps 10 --json results/bench-train.json
+        --warmup 3 --steps 10 --rounds 5 --json results/bench-train.json
 
 # e.g. `just bench-sweep --setup 1 --setup 2x1` to compare setups (needs `just peer-setup-train`).
 # A whole sweep's wall time, cold (9 trainings of the 1D CNN on EmoDB), against the peer, same run.
