@@ -64,8 +64,9 @@ peer-setup-train: peer-setup
     cd /tmp/peer && .venv/bin/python features.py --speakers 03,08,09,10,11,12,13 --prefix dev_
 
 # e.g. `just gpu-check` on a GPU machine (or here on Mesa's lavapipe, slowly). Release build with
-# `--features wgpu`, GPU feature parity test, CPU vs GPU extraction times, CPU feature bench and a
-# short 2D training with `--backend wgpu`; every step time-limited (under 8 minutes in all).
+# `--features wgpu`, GPU feature parity test, CPU vs GPU extraction and feature bench, CPU vs wgpu
+# training bench and a short 2D training with `--backend wgpu`; every step time-limited (under 8
+# minutes in all).
 # Writes OUT/report.md: adapter, driver and each figure.
 gpu-check OUT="results/gpu-check":
     scripts/gpu-check.sh {{OUT}}

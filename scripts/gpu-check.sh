@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # GPU check (`just gpu-check`): builds `ser` with `--features wgpu`, runs the GPU feature parity
-# test, times feature extraction on the CPU and on the GPU, runs the CPU feature benchmark and a
-# short 2D training on the synthetic corpus with `--backend wgpu`, and writes OUT/report.md with
-# the adapter, its driver and every figure (each step's log beside it).
+# test, times feature extraction on the CPU and on the GPU (`features extract` and `bench
+# features --backend wgpu`), times training and inference of the report's networks on the CPU
+# and on wgpu (`bench train --backend wgpu`), runs a short 2D training on the synthetic corpus
+# with `--backend wgpu`, and writes OUT/report.md with the adapter, its driver and every figure
+# (each step's log beside it).
 #
 # Every step has a time limit (seconds, overridable through the environment) and a failed or
 # timed-out step is reported, not fatal, so one run always ends with a report. The defaults sum to
@@ -19,12 +21,14 @@ emodb=../shared/data/emodb/wav
 report="$out/report.md"
 : >"$out/steps.tsv"
 
-build_s=${GPU_CHECK_BUILD_S:-210}
-test_s=${GPU_CHECK_TEST_S:-60}
-extract_s=${GPU_CHECK_EXTRACT_S:-30}
-bench_s=${GPU_CHECK_BENCH_S:-45}
-synth_s=${GPU_CHECK_SYNTH_S:-20}
-train_s=${GPU_CHECK_TRAIN_S:-90}
+# Limits in seconds; they sum to 475 (extract_s counts three times).
+build_s=${GPU_CHECK_BUILD_S:-200}
+test_s=${GPU_CHECK_TEST_S:-45}
+extract_s=${GPU_CHECK_EXTRACT_S:-20}
+bench_s=${GPU_CHECK_BENCH_S:-35}
+bench_train_s=${GPU_CHECK_BENCH_TRAIN_S:-60}
+synth_s=${GPU_CHECK_SYNTH_S:-15}
+train_s=${GPU_CHECK_TRAIN_S:-60}
 
 # step NAME LIMIT CMD...: runs CMD under `timeout LIMIT`, output in OUT/NAME.log; appends
 # "NAME<TAB>status<TAB>seconds" to OUT/steps.tsv and returns CMD's status.
@@ -68,13 +72,15 @@ step extract-cpu "$extract_s" "$ser" features extract "${clips[@]}" --out "$out/
 step extract-gpu "$extract_s" "$ser" features extract "${clips[@]}" --out "$out/extract-gpu" \
     --backend wgpu
 
-# 5. The CPU feature benchmark (ours only: the peer needs `just peer-setup`).
-step bench-features "$bench_s" "$ser" bench features --corpus "$clips_dir" --passes 1 \
-    --json "$out/bench-features.json"
+# 5. The feature benchmark, CPU and GPU on the same clips (ours only: the peer needs
+#    `just peer-setup`).
+step bench-features "$bench_s" "$ser" bench features --corpus "$clips_dir" --passes 2 \
+    --backend wgpu --json "$out/bench-features.json"
 
-# 6. TODO(gpu): `ser bench train` times the CPU backend only; once it takes `--backend wgpu`,
-#    run `ser bench train --backend wgpu --no-peer --warmup 2 --steps 5` here.
-echo "bench-train	TODO: ser bench train has no --backend wgpu yet	-" >>"$out/steps.tsv"
+# 6. Training and inference speed of the report's 1D (512,512,128) and 2D (128,64,32) networks,
+#    CPU and wgpu side by side (no Keras: the peer is not installed on a GPU machine).
+step bench-train "$bench_train_s" "$ser" bench train --backend wgpu --no-peer --warmup 2 \
+    --steps 5 --json "$out/bench-train.json"
 
 # 7. A short 2D training on the synthetic corpus, features extracted into the cache on the GPU.
 cat >"$out/tiny-2d.toml" <<TOML
@@ -133,11 +139,14 @@ adapter=$(grep -m1 -o 'GPU features on .*' "$out/parity.log" | sed 's/^GPU featu
         echo "- \`ser features extract\` ($side): ${#clips[@]} clips in ${s:-n/a} s$(
             awk -v n="${#clips[@]}" -v s="${s:-0}" 'BEGIN { if (s > 0) printf " = %.1f clips/s", n / s }')"
     done
-    echo "- \`ser bench features\` (CPU):"
+    echo "- \`ser bench features --backend wgpu\` (CPU and GPU, same clips):"
     echo
     grep -E '^\|' "$out/bench-features.log" || echo "    n/a"
     echo
-    echo "- \`ser bench train --backend wgpu\`: TODO (not supported yet)"
+    echo "- \`ser bench train --backend wgpu\` (CPU and GPU, batch 32):"
+    echo
+    grep -E '^\|' "$out/bench-train.log" || echo "    n/a"
+    echo
     echo "- 2D training (wgpu), features cached on the GPU in $(secs cache-gpu) s:"
     grep -E '^accuracy' "$out/train-2d.log" | sed 's/^/    /' || echo "    n/a"
 } >"$report"

@@ -339,11 +339,7 @@ fn extract_all_gpu(
     _: &str,
     _: usize,
 ) -> Result<Extracted> {
-    Err(Error::Usage(
-        "this `ser` was built without the wgpu backend: rebuild with \
-         `cargo build --release --features wgpu`, or extract with --backend flex"
-            .into(),
-    ))
+    Err(Error::without_wgpu("or extract with --backend flex"))
 }
 
 fn write_entry(

@@ -126,6 +126,15 @@ impl Error {
         }
     }
 
+    /// The error of a `--backend wgpu` request to a build without the GPU backend; `instead`
+    /// ends the fix, e.g. "or use --backend flex".
+    pub fn without_wgpu(instead: &str) -> Self {
+        Error::Usage(format!(
+            "this `ser` was built without the wgpu backend: rebuild with \
+             `cargo build --release --features wgpu`, {instead}"
+        ))
+    }
+
     /// The process exit code for this error: 2 for bad input or usage, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {

@@ -1,5 +1,8 @@
 //! `ser bench features`: clips per second for decode + resample + pad + both feature sets
-//! (ZCR + RMS and the log-mel spectrogram), against librosa on the same files in the same run.
+//! (ZCR + RMS and the log-mel spectrogram), against librosa on the same files in the same run;
+//! with `--backend wgpu` also the GPU kernels (`features::gpu`) on the same files: end to end
+//! (decode on the CPU threads, then one GPU batch of 64 clips after another) and the kernels
+//! alone (upload, four dispatches, read-back).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -7,7 +10,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::config::{AudioConfig, FeatureConfig};
+use crate::config::{AudioConfig, BackendKind, FeatureConfig};
 use crate::error::{Error, Result};
 use crate::features::Extractor;
 use crate::progress;
@@ -29,6 +32,21 @@ pub struct CaseResult {
     pub peer_error: Option<String>,
     /// `clips_per_s / peer_clips_per_s`.
     pub ratio: Option<f64>,
+    /// The GPU path on the same files (`--backend wgpu`).
+    pub gpu: Option<GpuCase>,
+}
+
+/// The GPU path's timings of one case.
+#[derive(Debug, Clone, Serialize)]
+pub struct GpuCase {
+    /// Adapter name, backend and type, as wgpu reports them.
+    pub adapter: String,
+    /// Wall seconds of each timed pass, decoding included.
+    pub passes: Vec<f64>,
+    pub clips_per_s: f64,
+    /// Seconds of each pass spent in the GPU batches alone (upload, kernels, read-back).
+    pub kernel_passes: Vec<f64>,
+    pub kernel_clips_per_s: f64,
 }
 
 /// What to measure.
@@ -40,6 +58,9 @@ pub struct FeatureBench {
     pub passes: usize,
     pub peer_python: Option<PathBuf>,
     pub peer_dir: PathBuf,
+    /// `Wgpu`: also time the GPU path, on adapter `device`.
+    pub backend: BackendKind,
+    pub device: usize,
 }
 
 /// Audio files directly inside `dir` (by extension), sorted.
@@ -86,6 +107,9 @@ pub fn run(bench: &FeatureBench) -> Result<Vec<CaseResult>> {
     let mut out = Vec::new();
     for (name, files) in cases {
         let mut result = time_ours(&name, &files, bench.passes)?;
+        if bench.backend == BackendKind::Wgpu {
+            result.gpu = Some(time_gpu(&files, bench.passes, bench.device)?);
+        }
         match &bench.peer_python {
             Some(py) => match time_peer(py, &bench.peer_dir, &files, bench.passes) {
                 Ok(cps) => {
@@ -143,7 +167,57 @@ fn time_ours(name: &str, files: &[PathBuf], passes: usize) -> Result<CaseResult>
         peer_clips_per_s: None,
         peer_error: None,
         ratio: None,
+        gpu: None,
     })
+}
+
+/// The GPU path over `files`: batches of 64 clips decoded in parallel on the CPU, then
+/// extracted on the GPU in one submission each.
+#[cfg(feature = "wgpu")]
+fn time_gpu(files: &[PathBuf], passes: usize, device: usize) -> Result<GpuCase> {
+    use crate::features::gpu::GpuExtractor;
+    const BATCH: usize = 64;
+    let audio = AudioConfig::default();
+    let gpu = GpuExtractor::new(&FeatureConfig::default(), audio.sample_rate, device)?;
+    let decode = |chunk: &[PathBuf]| -> Result<Vec<Vec<f32>>> {
+        chunk
+            .par_iter()
+            .map(|f| crate::audio::load_on_this_thread(&audio, f).map(|c| c.signal))
+            .collect()
+    };
+    let extract = |signals: &[Vec<f32>]| -> Result<f64> {
+        let t = Instant::now();
+        let refs: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
+        std::hint::black_box(gpu.extract(&refs)?);
+        Ok(t.elapsed().as_secs_f64())
+    };
+    // Warm-up: one full batch (shader compilation, buffer allocation), excluded.
+    extract(&decode(&files[..files.len().min(BATCH)])?)?;
+    let pb = progress::bar((passes * files.len()) as u64, "ser (wgpu)");
+    let (mut walls, mut kernels) = (Vec::new(), Vec::new());
+    for _ in 0..passes.max(1) {
+        let t = Instant::now();
+        let mut k = 0.0;
+        for chunk in files.chunks(BATCH) {
+            k += extract(&decode(chunk)?)?;
+            pb.inc(chunk.len() as u64);
+        }
+        walls.push(t.elapsed().as_secs_f64());
+        kernels.push(k);
+    }
+    pb.finish_and_clear();
+    Ok(GpuCase {
+        adapter: gpu.adapter(),
+        clips_per_s: files.len() as f64 / super::median(&walls),
+        kernel_clips_per_s: files.len() as f64 / super::median(&kernels),
+        passes: walls,
+        kernel_passes: kernels,
+    })
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn time_gpu(_: &[PathBuf], _: usize, _: usize) -> Result<GpuCase> {
+    Err(Error::without_wgpu("or leave out --backend wgpu"))
 }
 
 /// Decode + resample + pad, then both feature sets, exactly what the report computes per clip.
@@ -199,6 +273,21 @@ pub fn table(results: &[CaseResult]) -> String {
             "| {} | {} | {:.1} ({} threads) | {peer} | {ratio} |\n",
             r.name, r.clips, r.clips_per_s, r.threads
         );
+        if let Some(g) = &r.gpu {
+            let ratio = r
+                .peer_clips_per_s
+                .map(|p| format!("{:.1}×", g.clips_per_s / p))
+                .unwrap_or_else(|| "—".into());
+            s += &format!(
+                "| {} (wgpu) | {} | {:.1} (kernels alone: {:.1}) | {peer} | {ratio} |\n",
+                r.name, r.clips, g.clips_per_s, g.kernel_clips_per_s
+            );
+        }
+    }
+    for r in results {
+        if let Some(g) = &r.gpu {
+            s += &format!("\n{} (wgpu): on {}", r.name, g.adapter);
+        }
     }
     for r in results.iter().filter(|r| r.peer_error.is_some()) {
         s += &format!("\n{}: {}", r.name, r.peer_error.as_deref().unwrap_or(""));

@@ -406,6 +406,7 @@ fn time_ours(
         std::hint::black_box(loss.clone().detach().into_scalar::<f32>());
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         net = optim.step(1e-4, net, grads);
+        crate::train::wait_for(&device)?;
         let dt = t.elapsed().as_secs_f64();
         if i < bench.warmup {
             warm.push(dt);
@@ -421,6 +422,7 @@ fn time_ours(
     for i in 0..bench.warmup + bench.steps {
         let t = Instant::now();
         let p = valid.probabilities(xi.clone()).into_data();
+        crate::train::wait_for(&infer_device)?;
         std::hint::black_box(p);
         if i >= bench.warmup {
             infer.push(t.elapsed().as_secs_f64());

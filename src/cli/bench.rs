@@ -34,6 +34,13 @@ pub enum BenchCommand {
         /// The peer's folder (its features.py is imported).
         #[arg(long, default_value = "../shared/peer")]
         peer_dir: PathBuf,
+        /// flex: the CPU path only; wgpu: also the GPU kernels on the same files (needs a build
+        /// with `--features wgpu`).
+        #[arg(long, default_value = "flex")]
+        backend: BackendKind,
+        /// wgpu adapter: 0 = the best found (discrete GPU first), N = the N-th discrete GPU.
+        #[arg(long, default_value_t = 0)]
+        device: usize,
         /// Also write the results as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -142,6 +149,8 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             passes,
             peer_python,
             peer_dir,
+            backend,
+            device,
             json,
         } => {
             let spec = bench::features::FeatureBench {
@@ -151,6 +160,8 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
                 passes,
                 peer_python: bench::peer_python(peer_python.as_deref()),
                 peer_dir,
+                backend,
+                device,
             };
             let results = bench::features::run(&spec)?;
             println!("{}", bench::features::table(&results));

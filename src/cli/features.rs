@@ -251,11 +251,7 @@ fn extract_gpu(
     _: &crate::Config,
     _: usize,
 ) -> Result<(Vec<(PathBuf, String)>, String)> {
-    Err(Error::Usage(
-        "this `ser` was built without the wgpu backend: rebuild with \
-         `cargo build --release --features wgpu`, or use --backend flex"
-            .into(),
-    ))
+    Err(Error::without_wgpu("or use --backend flex"))
 }
 
 /// Writes the signal and the features of one clip into `dir` (created), with librosa's dtypes

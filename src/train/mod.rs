@@ -263,11 +263,16 @@ fn wgpu_device(index: usize) -> Result<Device> {
 
 #[cfg(not(feature = "wgpu"))]
 fn wgpu_device(_index: usize) -> Result<Device> {
-    Err(Error::Usage(
-        "this `ser` was built without the wgpu backend: rebuild with \
-         `cargo build --release --features wgpu`, or use --backend flex"
-            .into(),
-    ))
+    Err(Error::without_wgpu("or use --backend flex"))
+}
+
+/// Waits until `device` has run all the work queued on it (a no-op on the CPU); for timings, as
+/// a GPU backend returns before its kernels have run, and even a read-back does not always wait
+/// for everything before it (seen with Burn 0.22's wgpu on lavapipe).
+pub fn wait_for(device: &Device) -> Result<()> {
+    device
+        .sync()
+        .map_err(|e| Error::Usage(format!("the {device:?} device failed: {e:?}")))
 }
 
 /// Trains `job` on `train`, validating on `valid` after every epoch, in `run_dir`; resumes from
@@ -404,6 +409,8 @@ pub fn train(
         } else {
             validate(&model.valid(), valid, config.batch_size, &infer_device)
         };
+        // GPU work is queued: wait for it, so that the epoch's seconds are its own.
+        wait_for(&device)?;
         let record = EpochRecord {
             epoch,
             loss: loss_sum / train.len() as f64,

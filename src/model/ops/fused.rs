@@ -25,8 +25,8 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::kernels::{
-    assume_init, im2col_row, implicit, matmul_in, pool_row, resize_at_least, sum_in_order, written,
-    ConvGeom, PoolGeom, CLAMPED, WEIGHT_GRAD_PARTS,
+    assume_init, im2col_row, implicit, matmul_in, pool_row, resize_at_least, sum_over_image_parts,
+    written, ConvGeom, PoolGeom, CLAMPED,
 };
 
 /// Bytes of one band's conv rows: about half of a core's L2 (2 MB here), leaving room for the
@@ -44,7 +44,7 @@ pub fn banded(g: &ConvGeom) -> bool {
     !implicit(g)
 }
 
-/// Whether pool `p` reads the output of conv `g`.
+/// Panics unless pool `p` reads the output of conv `g` and its window fits.
 fn check(g: &ConvGeom, p: &PoolGeom) {
     assert_eq!(
         (p.batch, p.c, p.h, p.w),
@@ -178,52 +178,43 @@ pub fn weight_grad(x: &[f32], g: &ConvGeom, p: &PoolGeom, dp: &[f32], idx: &[u32
     // Conv rows the pool reads; the rest get no gradient.
     let used = (pho - 1) * p.sh + p.kh;
     let band = band_rows(g, p).min(used);
-    let per_part = g.batch.div_ceil(WEIGHT_GRAD_PARTS).max(1);
-    let parts: Vec<Vec<f32>> = (0..g.batch)
-        .step_by(per_part)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|b0| {
-            let mut acc = vec![0.0f32; k * co];
-            let mut first = true;
-            BAND.with(|s| {
-                let (col, dy) = &mut *s.borrow_mut();
-                for b in b0..(b0 + per_part).min(g.batch) {
-                    let dpb = &dp[b * per_out..(b + 1) * per_out];
-                    let ib = &idx[b * per_out..(b + 1) * per_out];
-                    for r0 in (0..used).step_by(band) {
-                        let r1 = (r0 + band).min(used);
-                        let n = (r1 - r0) * wo;
-                        dy.clear();
-                        dy.resize(n * co, 0.0);
-                        scatter_band(dpb, ib, p, r0, r1, dy);
-                        resize_at_least(col, n * k);
-                        let col = &mut col[..n * k];
-                        let start = (b * g.ho() + r0) * wo;
-                        for (i, row) in col.chunks_exact_mut(k).enumerate() {
-                            im2col_row(x, g, start + i, row, k);
-                        }
-                        matmul_in(
-                            false,
-                            k,
-                            co,
-                            n,
-                            &mut acc,
-                            (co, 1),
-                            !first,
-                            col,
-                            (1, k),
-                            dy,
-                            (co, 1),
-                        );
-                        first = false;
+    sum_over_image_parts(g.batch, k * co, |images, acc| {
+        BAND.with(|s| {
+            let (col, dy) = &mut *s.borrow_mut();
+            let mut more = false;
+            for b in images {
+                let dpb = &dp[b * per_out..(b + 1) * per_out];
+                let ib = &idx[b * per_out..(b + 1) * per_out];
+                for r0 in (0..used).step_by(band) {
+                    let r1 = (r0 + band).min(used);
+                    let n = (r1 - r0) * wo;
+                    dy.clear();
+                    dy.resize(n * co, 0.0);
+                    scatter_band(dpb, ib, p, r0, r1, dy);
+                    resize_at_least(col, n * k);
+                    let col = &mut col[..n * k];
+                    let start = (b * g.ho() + r0) * wo;
+                    for (i, row) in col.chunks_exact_mut(k).enumerate() {
+                        im2col_row(x, g, start + i, row, k);
                     }
+                    matmul_in(
+                        false,
+                        k,
+                        co,
+                        n,
+                        acc,
+                        (co, 1),
+                        more,
+                        col,
+                        (1, k),
+                        dy,
+                        (co, 1),
+                    );
+                    more = true;
                 }
-            });
-            acc
+            }
         })
-        .collect();
-    sum_in_order(parts, k * co)
+    })
 }
 
 /// The conv-output gradient of conv rows `r0..r1` of one image (`dy`, zeroed, `[(r1 - r0)·w,

@@ -165,36 +165,8 @@ pub(super) fn im2col_row(x: &[f32], g: &ConvGeom, r: usize, row: &mut [f32], str
     }
 }
 
-/// `dst (m×n) = [dst +] lhs (m×k) · rhs (k×n)`, strides as (row, column).
-#[allow(clippy::too_many_arguments)]
-fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    dst_strides: (usize, usize),
-    accumulate: bool,
-    lhs: &[f32],
-    lhs_strides: (usize, usize),
-    rhs: &[f32],
-    rhs_strides: (usize, usize),
-) {
-    matmul_in(
-        true,
-        m,
-        n,
-        k,
-        dst,
-        dst_strides,
-        accumulate,
-        lhs,
-        lhs_strides,
-        rhs,
-        rhs_strides,
-    )
-}
-
-/// [`matmul`], on the calling thread alone unless `parallel`.
+/// `dst (m×n) = [dst +] lhs (m×k) · rhs (k×n)`, strides as (row, column); gemm's threads when
+/// `parallel` (and the product is large enough to gain), else on the calling thread alone.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn matmul_in(
     parallel: bool,
@@ -269,7 +241,8 @@ pub fn conv_forward(x: &[f32], g: &ConvGeom, wm: &[f32], bias: Option<&[f32]>) -
                 .with_min_len(64)
                 .for_each(|r| r.copy_from_slice(b));
         }
-        matmul(
+        matmul_in(
+            true,
             rows,
             co,
             k,
@@ -303,7 +276,8 @@ pub fn conv_forward(x: &[f32], g: &ConvGeom, wm: &[f32], bias: Option<&[f32]>) -
         for r0 in (0..rows).step_by(chunk) {
             let n = chunk.min(rows - r0);
             im2col(x, g, r0, &mut col[..n * kb], kb);
-            matmul(
+            matmul_in(
+                true,
                 n,
                 co,
                 kb,
@@ -327,7 +301,19 @@ pub fn conv_weight_grad(x: &[f32], g: &ConvGeom, dy: &[f32]) -> Vec<f32> {
     assert_eq!(dy.len(), rows * co);
     let mut dw = vec![0.0f32; k * co];
     if g.kh == 1 && g.kw == 1 && g.pad == [0; 4] {
-        matmul(k, co, rows, &mut dw, (co, 1), false, x, (1, k), dy, (co, 1));
+        matmul_in(
+            true,
+            k,
+            co,
+            rows,
+            &mut dw,
+            (co, 1),
+            false,
+            x,
+            (1, k),
+            dy,
+            (co, 1),
+        );
         return dw;
     }
     if implicit(g) && rows > 0 {
@@ -343,7 +329,8 @@ pub fn conv_weight_grad(x: &[f32], g: &ConvGeom, dy: &[f32]) -> Vec<f32> {
         for r0 in (0..rows).step_by(chunk) {
             let n = chunk.min(rows - r0);
             im2col(x, g, r0, &mut col[..n * k], k);
-            matmul(
+            matmul_in(
+                true,
                 k,
                 co,
                 n,
@@ -564,7 +551,7 @@ fn write_row(src: &[f32], dst: &mut [std::mem::MaybeUninit<f32>], co: usize, bia
 
 /// Parts of the per-image weight gradient: each sums its images in order on one thread, then
 /// the parts are summed in order, so the result does not depend on the number of threads.
-pub(super) const WEIGHT_GRAD_PARTS: usize = 8;
+const WEIGHT_GRAD_PARTS: usize = 8;
 
 /// [`conv_weight_grad`] without im2col (see [`Virtual`]): `dy` is spread onto the virtual rows
 /// (zeros on the discarded ones, so they add nothing), then per kernel row one GEMM
@@ -587,30 +574,46 @@ fn implicit_weight_grad(x: &[f32], g: &ConvGeom, dy: &[f32], dw: &mut [f32]) {
     }
     let per_in = g.h * g.w * g.cin;
     let len = v.len(g, 1);
-    let per_part = g.batch.div_ceil(WEIGHT_GRAD_PARTS).max(1);
-    let parts: Vec<Vec<f32>> = (0..g.batch)
+    let sum = sum_over_image_parts(g.batch, dw.len(), |images, acc| {
+        IMAGE.with(|s| {
+            let (xp, dyv) = &mut *s.borrow_mut();
+            for b in images.clone() {
+                pad_image(&x[b * per_in..(b + 1) * per_in], g, &v, xp);
+                spread_rows(&dy[b * per_out..(b + 1) * per_out], g, &v, dyv, len);
+                let more = b > images.start;
+                weight_products(false, xp, g, &v, &dyv[..len * co], len, acc, more);
+            }
+        })
+    });
+    dw.copy_from_slice(&sum);
+}
+
+/// `Σ` of per-image terms of `len` values: images `0..batch` in [`WEIGHT_GRAD_PARTS`] fixed
+/// parts, `part(images, acc)` summing one part's images in order into `acc` on one thread (the
+/// first may overwrite it: it starts as zeros), then the parts added in order. So the result does
+/// not depend on the number of threads.
+pub(super) fn sum_over_image_parts(
+    batch: usize,
+    len: usize,
+    part: impl Fn(std::ops::Range<usize>, &mut [f32]) + Sync,
+) -> Vec<f32> {
+    let per_part = batch.div_ceil(WEIGHT_GRAD_PARTS).max(1);
+    let parts: Vec<Vec<f32>> = (0..batch)
         .step_by(per_part)
         .collect::<Vec<_>>()
         .into_par_iter()
         .map(|b0| {
-            let mut acc = vec![0.0f32; dw.len()];
-            IMAGE.with(|s| {
-                let (xp, dyv) = &mut *s.borrow_mut();
-                for b in b0..(b0 + per_part).min(g.batch) {
-                    pad_image(&x[b * per_in..(b + 1) * per_in], g, &v, xp);
-                    spread_rows(&dy[b * per_out..(b + 1) * per_out], g, &v, dyv, len);
-                    weight_products(false, xp, g, &v, &dyv[..len * co], len, &mut acc, b > b0);
-                }
-            });
+            let mut acc = vec![0.0f32; len];
+            part(b0..(b0 + per_part).min(batch), &mut acc);
             acc
         })
         .collect();
-    dw.copy_from_slice(&sum_in_order(parts, dw.len()));
+    sum_in_order(parts, len)
 }
 
 /// The element-wise sum of `parts` (each `len` long), added in order: a fixed order of
 /// reduction whatever thread computed which part.
-pub(super) fn sum_in_order(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+fn sum_in_order(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
     let mut total = vec![0.0f32; len];
     for part in parts {
         for (t, v) in total.iter_mut().zip(part) {

@@ -14,9 +14,14 @@
 //!   layer is one we cover (stride 1, no dilation or groups, padding below the kernel size, a
 //!   bias; pools without padding, dilation or ceil mode) and [`own_kernels`] is on; otherwise they
 //!   call the layer's own `forward` (wgpu keeps Burn's kernels).
+//! - [`conv1d_relu_pool`], [`conv2d_relu_pool`]: conv, ReLU and max-pool as one op (what the
+//!   networks call where no batch norm sits between them); for layers with few input channels
+//!   the conv output never reaches memory ([`fused`]), and the bias gradient comes from the
+//!   pooled gradient.
 //! - [`SerKernels`]: the backend extension (`Flex` forward; `Autodiff<Flex>` forward plus our
 //!   backward).
-//! - [`kernels`]: the slice kernels (im2col GEMMs, pool with indices).
+//! - [`kernels`]: the slice kernels (im2col GEMMs, pool with indices); [`fused`]: the banded
+//!   conv + ReLU + pool kernels.
 //!
 //! Layout: outputs are channels-last in memory, exposed to Burn as permuted (strided) views of
 //! the logical `[batch, channels, ...]` shape, so a conv's output feeds the next pool (and a
@@ -37,6 +42,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::TensorMetadata;
 use burn::backend::{backend_extension, Autodiff, Dispatch, Flex};
+use burn::module::Param;
 use burn::nn::conv::{Conv1d, Conv2d};
 use burn::nn::pool::{MaxPool1d, MaxPool2d};
 use burn::nn::{PaddingConfig1d, PaddingConfig2d};
@@ -70,15 +76,39 @@ fn ours(device: &Device, dtype: DType) -> bool {
 pub fn conv1d(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
     match (conv1d_pads(conv), &conv.bias) {
         (Some(pads), Some(bias)) if ours(&x.device(), x.dtype()) => {
-            Tensor::from_dispatch(<Dispatch as SerKernels>::ser_conv(
-                x.into_dispatch(),
-                conv.weight.val().into_dispatch(),
-                bias.val().into_dispatch(),
-                pads,
-            ))
+            dispatch_conv(x, &conv.weight, bias, pads, None)
         }
         _ => conv.forward(x),
     }
+}
+
+/// Our conv (with `pool`: conv + ReLU + pool) of `x`, through the backend extension.
+fn dispatch_conv<const D: usize>(
+    x: Tensor<D>,
+    weight: &Param<Tensor<D>>,
+    bias: &Param<Tensor<1>>,
+    pads: [usize; 4],
+    pool: Option<([usize; 2], [usize; 2])>,
+) -> Tensor<D> {
+    let (x, w, b) = (
+        x.into_dispatch(),
+        weight.val().into_dispatch(),
+        bias.val().into_dispatch(),
+    );
+    Tensor::from_dispatch(match pool {
+        None => <Dispatch as SerKernels>::ser_conv(x, w, b, pads),
+        Some((kernel, stride)) => {
+            <Dispatch as SerKernels>::ser_conv_relu_pool(x, w, b, pads, kernel, stride)
+        }
+    })
+}
+
+/// Output size of a stride-1 conv with kernel `k` and `pads` on an `h × w` input, if any.
+fn conv_out([h, w]: [usize; 2], [kh, kw]: [usize; 2], p: [usize; 4]) -> Option<[usize; 2]> {
+    Some([
+        (h + p[0] + p[1] + 1).checked_sub(kh)?,
+        (w + p[2] + p[3] + 1).checked_sub(kw)?,
+    ])
 }
 
 /// The pads (top, bottom, left, right) of a conv1d layer our kernels cover: stride 1, no
@@ -108,12 +138,7 @@ fn same_padding(kernel: usize) -> (usize, usize) {
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     match (conv2d_pads(conv), &conv.bias) {
         (Some(pads), Some(bias)) if ours(&x.device(), x.dtype()) => {
-            Tensor::from_dispatch(<Dispatch as SerKernels>::ser_conv(
-                x.into_dispatch(),
-                conv.weight.val().into_dispatch(),
-                bias.val().into_dispatch(),
-                pads,
-            ))
+            dispatch_conv(x, &conv.weight, bias, pads, None)
         }
         _ => conv.forward(x),
     }
@@ -143,24 +168,16 @@ fn conv2d_pads(conv: &Conv2d) -> Option<[usize; 4]> {
 /// - output: `[batch, cout, pooled_len]`
 pub fn conv1d_relu_pool(conv: &Conv1d, pool: &MaxPool1d, x: Tensor<3>) -> Tensor<3> {
     let [_, _, len] = x.dims();
-    let fused = match (conv1d_pads(conv), &conv.bias) {
-        (Some(pads), Some(bias)) => {
-            let conv_len = (len + pads[2] + pads[3] + 1).checked_sub(conv.kernel_size);
-            let poolable = conv_len.is_some_and(|l| pool1d_ours(pool, l));
-            (poolable && ours(&x.device(), x.dtype())).then_some((pads, bias))
+    match (conv1d_pads(conv), &conv.bias) {
+        (Some(pads), Some(bias))
+            if ours(&x.device(), x.dtype())
+                && conv_out([1, len], [1, conv.kernel_size], pads)
+                    .is_some_and(|[_, l]| pool1d_ours(pool, l)) =>
+        {
+            let window = ([1, pool.kernel_size], [1, pool.stride]);
+            dispatch_conv(x, &conv.weight, bias, pads, Some(window))
         }
-        _ => None,
-    };
-    match fused {
-        Some((pads, bias)) => Tensor::from_dispatch(<Dispatch as SerKernels>::ser_conv_relu_pool(
-            x.into_dispatch(),
-            conv.weight.val().into_dispatch(),
-            bias.val().into_dispatch(),
-            pads,
-            [1, pool.kernel_size],
-            [1, pool.stride],
-        )),
-        None => max_pool1d_relu(pool, conv1d(conv, x)),
+        _ => max_pool1d_relu(pool, conv1d(conv, x)),
     }
 }
 
@@ -171,26 +188,16 @@ pub fn conv1d_relu_pool(conv: &Conv1d, pool: &MaxPool1d, x: Tensor<3>) -> Tensor
 /// - output: `[batch, cout, pooled_h, pooled_w]`
 pub fn conv2d_relu_pool(conv: &Conv2d, pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
-    let [kh, kw] = conv.kernel_size;
-    let fused = match (conv2d_pads(conv), &conv.bias) {
-        (Some(p), Some(bias)) => {
-            let ho = (h + p[0] + p[1] + 1).checked_sub(kh);
-            let wo = (w + p[2] + p[3] + 1).checked_sub(kw);
-            let poolable = matches!((ho, wo), (Some(ho), Some(wo)) if pool2d_ours(pool, ho, wo));
-            (poolable && ours(&x.device(), x.dtype())).then_some((p, bias))
+    match (conv2d_pads(conv), &conv.bias) {
+        (Some(pads), Some(bias))
+            if ours(&x.device(), x.dtype())
+                && conv_out([h, w], conv.kernel_size, pads)
+                    .is_some_and(|[ho, wo]| pool2d_ours(pool, ho, wo)) =>
+        {
+            let window = (pool.kernel_size, pool.stride);
+            dispatch_conv(x, &conv.weight, bias, pads, Some(window))
         }
-        _ => None,
-    };
-    match fused {
-        Some((pads, bias)) => Tensor::from_dispatch(<Dispatch as SerKernels>::ser_conv_relu_pool(
-            x.into_dispatch(),
-            conv.weight.val().into_dispatch(),
-            bias.val().into_dispatch(),
-            pads,
-            pool.kernel_size,
-            pool.stride,
-        )),
-        None => max_pool2d_relu(pool, conv2d(conv, x)),
+        _ => max_pool2d_relu(pool, conv2d(conv, x)),
     }
 }
 
