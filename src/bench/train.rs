@@ -208,6 +208,9 @@ pub struct ModelResult {
     pub ours: Vec<Timing>,
     /// Keras, when it ran.
     pub peer: Option<Timing>,
+    /// Backends of ours whose timing failed (a GPU backend on a driver that cannot run the
+    /// model): who and why.
+    pub failures: Vec<(String, String)>,
     /// Why the peer did not run or failed.
     pub peer_error: Option<String>,
     /// Keras step time / our first timing's step time (> 1: we are faster); the median over
@@ -261,17 +264,31 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
             }
         }
         let mut ours_rounds = vec![Vec::new(); who.len()];
+        let mut failed: Vec<Option<String>> = vec![None; who.len()];
         let mut peer_rounds = Vec::new();
         let mut peer_error = peer_problem.clone();
         let mut params = 0;
         for _ in 0..bench.rounds {
-            for ((name, device, own), rounds) in who.iter().zip(&mut ours_rounds) {
+            let all = who.iter().zip(&mut ours_rounds).zip(&mut failed);
+            for (i, (((name, device, own), rounds), failed)) in all.enumerate() {
+                if failed.is_some() {
+                    continue;
+                }
                 model::ops::set_own_kernels(*own);
-                let timed = time_ours(&config, &x, &labels, bench, device, name);
+                // A GPU backend may fail by panicking (wgpu, cubecl); the CPU figures and the
+                // other backends still stand, so that failure is reported in its row.
+                let timed =
+                    crate::train::quietly(|| time_ours(&config, &x, &labels, bench, device, name))
+                        .unwrap_or_else(|panic| Err(Error::Usage(panic)));
                 model::ops::set_own_kernels(true);
-                let (round, p) = timed?;
-                params = p;
-                rounds.push(round);
+                match timed {
+                    Ok((round, p)) => {
+                        params = p;
+                        rounds.push(round);
+                    }
+                    Err(e) if i > 0 => *failed = Some(e.to_string()),
+                    Err(e) => return Err(e),
+                }
             }
             if let (Some(dir), None) = (&bench.peer, &peer_error) {
                 match time_peer(dir, which, bench) {
@@ -283,7 +300,14 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
         let ours: Vec<Timing> = who
             .iter()
             .zip(&ours_rounds)
-            .map(|((name, ..), rounds)| Timing::new(name, bench.batch, rounds))
+            .zip(&failed)
+            .filter(|(_, failed)| failed.is_none())
+            .map(|(((name, ..), rounds), _)| Timing::new(name, bench.batch, rounds))
+            .collect();
+        let failures: Vec<(String, String)> = who
+            .iter()
+            .zip(failed)
+            .filter_map(|((name, ..), failed)| failed.map(|f| (name.clone(), f)))
             .collect();
         // A peer that failed in a later round still gave whole rounds before it; its ratios
         // pair only when every round ran.
@@ -298,6 +322,7 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
             data,
             threads: rayon::current_num_threads(),
             ours,
+            failures,
             peer,
             peer_error,
             train_ratio: ratios.map(|r| r[0]),
@@ -403,7 +428,8 @@ fn time_ours(
         let mask = Tensor::<2>::from_data(TensorData::new(mask, [b, dense]), &device);
         let logits = net.forward(xs.clone(), Some(mask));
         let loss = loss_fn.forward(logits, ys.clone());
-        std::hint::black_box(loss.clone().detach().into_scalar::<f32>());
+        let value = loss.clone().detach().try_into_scalar::<f32>();
+        std::hint::black_box(value.map_err(|e| Error::Usage(format!("{name}: {e:?}")))?);
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         net = optim.step(1e-4, net, grads);
         crate::train::wait_for(&device)?;
@@ -565,6 +591,11 @@ pub fn table(results: &[ModelResult]) -> String {
         );
         if let Some(e) = &r.peer_error {
             s += &format!("\n{}: {e}", r.model);
+        }
+        for (who, why) in &r.failures {
+            // The first lines say what failed; a driver's whole report can run to pages.
+            let short: Vec<&str> = why.lines().take(6).collect();
+            s += &format!("\n{}: {who} failed: {}", r.model, short.join(" / "));
         }
     }
     s

@@ -206,7 +206,13 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             let results = bench::train::run(&spec)?;
             println!("{}", bench::train::table(&results));
             write_json(json.as_deref(), &results)?;
-            Ok(ExitCode::SUCCESS)
+            // A backend that was asked for and failed is a failure, after its report.
+            let failed = results.iter().any(|r| !r.failures.is_empty());
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         BenchCommand::Sweep {
             corpus,

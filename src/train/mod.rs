@@ -226,8 +226,7 @@ pub fn wgpu_runtime(index: usize) -> Result<(Device, burn::tensor::wgpu::WgpuSet
 
 /// Runs `f`, turning a panic into its message without printing the default panic report (wgpu
 /// and cubecl report some failures by panicking).
-#[cfg(feature = "wgpu")]
-fn quietly<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
