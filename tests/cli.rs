@@ -295,4 +295,21 @@ fn extract_on_wgpu_without_the_feature_says_how_to_rebuild() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--features wgpu"), "{err}");
+
+    // The benchmarks too.
+    let fixtures = fixture.parent().unwrap();
+    for args in [
+        &["bench", "features", "--passes", "1", "--corpus"][..],
+        &["bench", "train", "--no-peer", "--steps", "1", "--corpus"][..],
+    ] {
+        let o = ser()
+            .args(args)
+            .arg(fixtures)
+            .args(["--backend", "wgpu"])
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("--features wgpu"), "{args:?}: {err}");
+    }
 }
