@@ -179,7 +179,7 @@ pub fn evaluate_run(
         used.push(i);
     }
     let examples = Examples::new(table.shape.clone(), x, y)?;
-    let probabilities = trained.predict(&examples, trained.config.batch_size)?;
+    let probabilities = trained.predict(&examples, trained.batch_size)?;
     let predicted = eval::argmax_rows(&probabilities);
     let metrics = eval::evaluate(&examples.labels, &predicted, &classes)?;
 
@@ -318,7 +318,7 @@ pub fn predict_files(
         }
     }
     let x = Examples::unlabelled(extracted.shape, data)?;
-    let probabilities = trained.predict(&x, trained.config.batch_size)?;
+    let probabilities = trained.predict(&x, trained.batch_size)?;
     let classes = trained.config.classes.clone();
     let predictions = files
         .iter()

@@ -400,6 +400,39 @@ fn wgpu_trains_like_flex_where_an_adapter_exists() {
     }
 }
 
+/// The adapter's buffer cap is read and a batch one item over it is refused before any work,
+/// naming the layer and the batch that fits (lavapipe: 128 MiB).
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_refuses_a_batch_over_the_adapters_buffer_cap() {
+    use ser::config::BackendKind;
+    let cap = match train::buffer_cap(BackendKind::Wgpu, 0) {
+        Ok(cap) => cap.expect("wgpu has a buffer cap"),
+        Err(e) => {
+            eprintln!("skipping the wgpu test: {e}");
+            return;
+        }
+    };
+    println!(
+        "{}: one buffer holds at most {} bytes",
+        cap.device, cap.bytes
+    );
+    assert!(cap.device.starts_with("wgpu:0 ("), "{cap:?}");
+    // The toy's largest output is its first conv: 24 frames × 4 filters f32 = 384 bytes an item.
+    let fits = cap.bytes / 384;
+    let (tr, va) = (toy(48, &[24], 1, false), toy(12, &[24], 2, false));
+    let mut j = job(1);
+    j.train.backend = BackendKind::Wgpu;
+    j.train.batch_size = usize::try_from(fits + 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let e = train::train(&j, &tr, &va, dir.path())
+        .unwrap_err()
+        .to_string();
+    let fix = format!("use train.batch_size = {fits} or less");
+    assert!(e.contains(&fix) && e.contains("conv1d_1 (Conv1D)"), "{e}");
+    assert!(!dir.path().join("metrics.json").exists());
+}
+
 #[test]
 fn fused_adam_steps_and_records_exactly_as_burns() {
     // Same parameters bit for bit over several steps (the first one included), and the same

@@ -240,6 +240,11 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
         .iter()
         .map(|&kind| crate::train::device(kind, bench.device).map(|d| (kind, d)))
         .collect::<Result<Vec<_>>>()?;
+    let caps = bench
+        .backends
+        .iter()
+        .map(|&kind| crate::train::buffer_cap(kind, bench.device))
+        .collect::<Result<Vec<_>>>()?;
     let peer_problem = bench
         .peer
         .as_deref()
@@ -251,20 +256,27 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
         let config = which.config();
         let (x, labels, data) = batch(which, bench.batch, bench.corpus.as_deref())?;
         // Who we time: (name, device, own kernels); Burn's kernels only matter on the CPU.
+        // `failed` starts with the backends that cannot hold a batch of this model in one
+        // buffer: they are reported in their row, untimed.
         let mut who: Vec<(String, &Device, bool)> = Vec::new();
-        for (kind, device) in &devices {
+        let mut failed: Vec<Option<String>> = Vec::new();
+        for ((kind, device), cap) in devices.iter().zip(&caps) {
             let label = crate::train::backend_label(*kind, bench.device);
             if *kind == BackendKind::Flex {
                 who.push((format!("ser {label} (own kernels)"), device, true));
+                failed.push(None);
                 if bench.burn_kernels {
                     who.push((format!("ser {label} (burn kernels)"), device, false));
+                    failed.push(None);
                 }
             } else {
                 who.push((format!("ser {label}"), device, true));
+                let fits =
+                    crate::train::check_batch_fits(&config, bench.batch, cap.as_ref(), "--batch");
+                failed.push(fits.err().map(|e| e.to_string()));
             }
         }
         let mut ours_rounds = vec![Vec::new(); who.len()];
-        let mut failed: Vec<Option<String>> = vec![None; who.len()];
         let mut peer_rounds = Vec::new();
         let mut peer_error = peer_problem.clone();
         let mut params = 0;
@@ -544,7 +556,7 @@ fn time_peer(dir: &Path, which: BenchModel, bench: &TrainBench) -> Result<Round>
 /// The final table: per model, ours (each kernel set) and Keras, with the ratios.
 pub fn table(results: &[ModelResult]) -> String {
     let mut s = String::from(
-        "| model | who | train step s | train samples/s | s/epoch (CREMA-D, 155 steps) | infer ms/batch | infer clips/s | train ×Keras | infer ×Keras |\n\
+        "| model | who | train step s | train samples/s | s/epoch (CREMA-D, 4,948 clips) | infer ms/batch | infer clips/s | train ×Keras | infer ×Keras |\n\
          |---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {

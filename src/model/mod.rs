@@ -27,7 +27,7 @@ mod summary;
 
 pub use cnn1d::{Cnn1d, Cnn1dConfig};
 pub use cnn2d::{Cnn2d, Cnn2dConfig};
-pub use summary::{Summary, SummaryRow};
+pub use summary::{thousands, Summary, SummaryRow};
 
 use burn::config::Config;
 use burn::module::{Module, Param};

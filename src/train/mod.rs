@@ -40,7 +40,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{BackendKind, ModelConfig, TrainConfig};
 use crate::error::{Error, Result};
-use crate::model::{Net, NetConfig};
+use crate::model::{thousands, Net, NetConfig, SummaryRow};
 use checkpoint::State;
 
 /// Tells mimalloc (the `ser` binary's global allocator, and the examples') never to return freed
@@ -265,6 +265,98 @@ fn wgpu_device(_index: usize) -> Result<Device> {
     Err(Error::without_wgpu("or use --backend flex"))
 }
 
+/// The largest buffer one tensor may take on a device: wgpu binds each tensor as one storage
+/// buffer and its adapter caps a binding (Mesa's lavapipe at 128 MiB); the CPU has no such cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BufferCap {
+    /// The most bytes of one buffer.
+    pub bytes: u64,
+    /// The adapter, for messages (`wgpu:0 (llvmpipe (LLVM 15.0.6, 256 bits))`).
+    pub device: String,
+}
+
+/// The [`BufferCap`] of the `kind` device `index`; `None` on the CPU.
+pub fn buffer_cap(kind: BackendKind, index: usize) -> Result<Option<BufferCap>> {
+    match kind {
+        BackendKind::Flex => Ok(None),
+        BackendKind::Wgpu => wgpu_buffer_cap(index).map(Some),
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu_buffer_cap(index: usize) -> Result<BufferCap> {
+    let (_, setup) = wgpu_runtime(index)?;
+    // What cubecl allocates at the most in one go (its page size), from the same two limits.
+    let limits = setup.device.limits();
+    Ok(BufferCap {
+        bytes: limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size),
+        device: format!("wgpu:{index} ({})", setup.adapter.get_info().name),
+    })
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_buffer_cap(_index: usize) -> Result<BufferCap> {
+    Err(Error::without_wgpu("or use --backend flex"))
+}
+
+/// Checks, before any work, that each layer's output for a batch of `batch` items fits in one
+/// buffer under `cap`; `key` names the setting to lower. A layer over the cap would otherwise
+/// fail deep inside Burn's kernels ("can't allocate buffer of size ...", or every candidate of
+/// the conv autotune failing) after minutes of setup.
+pub fn check_batch_fits(
+    model: &NetConfig,
+    batch: usize,
+    cap: Option<&BufferCap>,
+    key: &str,
+) -> Result<()> {
+    let Some(cap) = cap else { return Ok(()) };
+    let (row, per_item) = largest_output(model)?;
+    let bytes = per_item * batch as u64;
+    if bytes <= cap.bytes {
+        return Ok(());
+    }
+    let fits = cap.bytes / per_item;
+    let fix = if fits == 0 {
+        "a smaller model (fewer filters, or a larger pool stride)".to_string()
+    } else {
+        format!("{key} = {fits} or less")
+    };
+    Err(Error::Usage(format!(
+        "{key} = {batch}: layer {} outputs {} bytes per batch ({batch} × {:?} f32), more than \
+         the {} bytes one buffer may hold on {}; use {fix}, or --backend flex",
+        row.layer,
+        thousands(bytes as usize),
+        row.output,
+        thousands(cap.bytes as usize),
+        cap.device
+    )))
+}
+
+/// The largest batch, up to `batch`, whose layer outputs fit under `cap` (at least 1: a model
+/// that fails even then fails with [`check_batch_fits`]'s message).
+pub fn batch_that_fits(model: &NetConfig, batch: usize, cap: Option<&BufferCap>) -> Result<usize> {
+    let Some(c) = cap else { return Ok(batch) };
+    let (_, per_item) = largest_output(model)?;
+    let fits = usize::try_from(c.bytes / per_item).unwrap_or(usize::MAX);
+    check_batch_fits(model, batch.min(fits).max(1), cap, "the batch")?;
+    Ok(batch.min(fits).max(1))
+}
+
+/// The layer with the largest output and its bytes per item (f32).
+fn largest_output(model: &NetConfig) -> Result<(SummaryRow, u64)> {
+    let summary = model.summary()?;
+    let item_bytes = |r: &SummaryRow| r.output.iter().product::<usize>() as u64 * 4;
+    let row = summary
+        .rows
+        .into_iter()
+        .max_by_key(item_bytes)
+        .ok_or_else(|| Error::Usage("the model has no layers".into()))?;
+    let bytes = item_bytes(&row).max(1);
+    Ok((row, bytes))
+}
+
 /// Waits until `device` has run all the work queued on it (a no-op on the CPU); for timings, as
 /// a GPU backend returns before its kernels have run, and even a read-back does not always wait
 /// for everything before it (seen with Burn 0.22's wgpu on lavapipe).
@@ -300,6 +392,13 @@ pub fn train(
     }
     let backend = backend_label(job.train.backend, job.train.device);
     let device = device(job.train.backend, job.train.device)?.autodiff();
+    let cap = buffer_cap(job.train.backend, job.train.device)?;
+    check_batch_fits(
+        &config.model,
+        config.batch_size,
+        cap.as_ref(),
+        "train.batch_size",
+    )?;
 
     let ckpt_dir = run_dir.join("checkpoint");
     fs::create_dir_all(&ckpt_dir).map_err(|e| Error::io(&ckpt_dir, e))?;
@@ -505,6 +604,8 @@ pub struct Trained {
     pub model: Net,
     /// Where it runs.
     pub device: Device,
+    /// Items per inference batch: the run's batch size, or fewer where the device needs.
+    pub batch_size: usize,
 }
 
 /// Loads `training.json` and `model.bpk` from a finished run onto the given backend.
@@ -517,6 +618,10 @@ pub fn load(run_dir: &Path, backend: BackendKind, index: usize) -> Result<Traine
         )
     })?;
     let device = device(backend, index)?;
+    // Inference in batches of the run's batch size, or of fewer items where the device cannot
+    // hold that many in one buffer (the probabilities do not depend on the batch).
+    let cap = buffer_cap(backend, index)?;
+    let batch_size = batch_that_fits(&config.model, config.batch_size, cap.as_ref())?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let model = config.model.init(&device, &mut rng)?;
     let model_path = run_dir.join("model.bpk");
@@ -531,6 +636,7 @@ pub fn load(run_dir: &Path, backend: BackendKind, index: usize) -> Result<Traine
         config,
         model,
         device,
+        batch_size,
     })
 }
 
@@ -556,8 +662,7 @@ impl Trained {
 /// Class probabilities for `x` from the finished run in `run_dir`, on the CPU.
 pub fn predict(run_dir: &Path, x: &Examples) -> Result<Vec<Vec<f32>>> {
     let trained = load(run_dir, BackendKind::Flex, 0)?;
-    let batch = trained.config.batch_size;
-    trained.predict(x, batch)
+    trained.predict(x, trained.batch_size)
 }
 
 /// Class probabilities of `model` (inference mode, on `device`) for every item of `x`.
@@ -728,6 +833,48 @@ fn fingerprint(config: &TrainingConfig, train: &Examples, valid: &Examples) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_over_the_buffer_cap_is_refused_naming_layer_size_and_fix() {
+        // The bench's 2D (128, 64, 32) network: the first conv outputs 128×110×128 f32 per
+        // item, 7,208,960 bytes; lavapipe caps one buffer at 128 MiB.
+        let model = NetConfig::Cnn2d(crate::model::Cnn2dConfig::new(
+            [128, 110],
+            6,
+            vec![128, 64, 32],
+        ));
+        let cap = BufferCap {
+            bytes: 128 << 20,
+            device: "wgpu:0 (llvmpipe)".into(),
+        };
+        let e = check_batch_fits(&model, 32, Some(&cap), "--batch")
+            .unwrap_err()
+            .to_string();
+        for part in [
+            "--batch = 32",
+            "230,686,720 bytes",
+            "[128, 110, 128]",
+            "134,217,728 bytes",
+            "wgpu:0 (llvmpipe)",
+            "--batch = 18 or less",
+        ] {
+            assert!(e.contains(part), "{part:?} not in {e}");
+        }
+        assert!(e.contains("conv2d"), "{e}");
+        check_batch_fits(&model, 18, Some(&cap), "--batch").unwrap();
+        check_batch_fits(&model, 4096, None, "--batch").unwrap();
+        assert_eq!(batch_that_fits(&model, 32, Some(&cap)).unwrap(), 18);
+        assert_eq!(batch_that_fits(&model, 8, Some(&cap)).unwrap(), 8);
+        assert_eq!(batch_that_fits(&model, 32, None).unwrap(), 32);
+        let tiny = BufferCap {
+            bytes: 1 << 20,
+            ..cap
+        };
+        let e = batch_that_fits(&model, 32, Some(&tiny))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a smaller model"), "{e}");
+    }
 
     fn fresh() -> State {
         State {
