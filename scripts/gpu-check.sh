@@ -146,6 +146,8 @@ adapter=$(grep -m1 -o 'GPU features on .*' "$out/parity.log" | sed 's/^GPU featu
     echo "- \`ser bench train --backend wgpu\` (CPU and GPU, batch 32):"
     echo
     grep -E '^\|' "$out/bench-train.log" || echo "    n/a"
+    # A backend that could not run a model says why in its own line (not a table row).
+    grep -E ' failed: ' "$out/bench-train.log" | sed 's/^/    - /'
     echo
     echo "- 2D training (wgpu), features cached on the GPU in $(secs cache-gpu) s:"
     grep -E '^accuracy' "$out/train-2d.log" | sed 's/^/    /' || echo "    n/a"
