@@ -238,12 +238,10 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
     let devices = bench
         .backends
         .iter()
-        .map(|&kind| crate::train::device(kind, bench.device).map(|d| (kind, d)))
-        .collect::<Result<Vec<_>>>()?;
-    let caps = bench
-        .backends
-        .iter()
-        .map(|&kind| crate::train::buffer_cap(kind, bench.device))
+        .map(|&kind| {
+            let device = crate::train::device(kind, bench.device)?;
+            Ok((kind, device, crate::train::buffer_cap(kind, bench.device)?))
+        })
         .collect::<Result<Vec<_>>>()?;
     let peer_problem = bench
         .peer
@@ -260,7 +258,7 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
         // buffer: they are reported in their row, untimed.
         let mut who: Vec<(String, &Device, bool)> = Vec::new();
         let mut failed: Vec<Option<String>> = Vec::new();
-        for ((kind, device), cap) in devices.iter().zip(&caps) {
+        for (kind, device, cap) in &devices {
             let label = crate::train::backend_label(*kind, bench.device);
             if *kind == BackendKind::Flex {
                 who.push((format!("ser {label} (own kernels)"), device, true));

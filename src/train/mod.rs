@@ -340,8 +340,9 @@ pub fn batch_that_fits(model: &NetConfig, batch: usize, cap: Option<&BufferCap>)
     let Some(c) = cap else { return Ok(batch) };
     let (_, per_item) = largest_output(model)?;
     let fits = usize::try_from(c.bytes / per_item).unwrap_or(usize::MAX);
-    check_batch_fits(model, batch.min(fits).max(1), cap, "the batch")?;
-    Ok(batch.min(fits).max(1))
+    let batch = batch.min(fits).max(1);
+    check_batch_fits(model, batch, cap, "the batch")?;
+    Ok(batch)
 }
 
 /// The layer with the largest output and its bytes per item (f32).
