@@ -313,6 +313,28 @@ pub fn check_batch_fits(
 ) -> Result<()> {
     let Some(cap) = cap else { return Ok(()) };
     let (row, per_item) = largest_output(model)?;
+    check_output_fits(&row, per_item, batch, cap, key)
+}
+
+/// The largest batch, up to `batch`, whose layer outputs fit under `cap` (at least 1: a model
+/// that fails even then fails with [`check_batch_fits`]'s message).
+pub fn batch_that_fits(model: &NetConfig, batch: usize, cap: Option<&BufferCap>) -> Result<usize> {
+    let Some(cap) = cap else { return Ok(batch) };
+    let (row, per_item) = largest_output(model)?;
+    let fits = usize::try_from(cap.bytes / per_item).unwrap_or(usize::MAX);
+    let batch = batch.min(fits).max(1);
+    check_output_fits(&row, per_item, batch, cap, "the batch")?;
+    Ok(batch)
+}
+
+/// [`check_batch_fits`] for a model's largest output `row` of `per_item` bytes an item.
+fn check_output_fits(
+    row: &SummaryRow,
+    per_item: u64,
+    batch: usize,
+    cap: &BufferCap,
+    key: &str,
+) -> Result<()> {
     let bytes = per_item * batch as u64;
     if bytes <= cap.bytes {
         return Ok(());
@@ -332,17 +354,6 @@ pub fn check_batch_fits(
         thousands(cap.bytes as usize),
         cap.device
     )))
-}
-
-/// The largest batch, up to `batch`, whose layer outputs fit under `cap` (at least 1: a model
-/// that fails even then fails with [`check_batch_fits`]'s message).
-pub fn batch_that_fits(model: &NetConfig, batch: usize, cap: Option<&BufferCap>) -> Result<usize> {
-    let Some(c) = cap else { return Ok(batch) };
-    let (_, per_item) = largest_output(model)?;
-    let fits = usize::try_from(c.bytes / per_item).unwrap_or(usize::MAX);
-    let batch = batch.min(fits).max(1);
-    check_batch_fits(model, batch, cap, "the batch")?;
-    Ok(batch)
 }
 
 /// The layer with the largest output and its bytes per item (f32).
