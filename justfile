@@ -31,6 +31,12 @@ build:
 test:
     cargo test --locked
 
+# Formatting, lints, and the import rule: modules import only down the data's path (tests/layers.rs).
+lint:
+    cargo fmt --check
+    cargo clippy --locked --all-targets -- -D warnings
+    cargo test --locked --test integration layers
+
 # Feature benchmark against librosa on real EmoDB clips and a 16 kHz clip (needs `just peer-setup`).
 bench-features: build
     {{ser}} bench features --corpus ../shared/data/emodb/wav \

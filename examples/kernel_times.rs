@@ -128,7 +128,7 @@ fn pool(g: &ConvGeom, k: [usize; 2]) -> PoolGeom {
 }
 
 fn main() {
-    ser::train::keep_freed_memory();
+    ser::base::device::keep_freed_memory();
     let which = std::env::args().nth(1).unwrap_or_else(|| "both".into());
     if which != "1d" {
         let mut t = 0.0;

@@ -18,7 +18,7 @@ use ser::model::{Cnn1dConfig, Cnn2dConfig, NetConfig};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    ser::train::keep_freed_memory();
+    ser::base::device::keep_freed_memory();
     let which = std::env::args().nth(1).unwrap_or_else(|| "1d".into());
     let (config, item) = match which.as_str() {
         "2d" => (

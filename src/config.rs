@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+pub use crate::base::device::BackendKind;
+use crate::base::{Error, Result};
 
 /// Audio loading: target sample rate and fixed clip length.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -349,45 +350,6 @@ impl ModelConfig {
     }
 }
 
-/// Where tensors live during training and inference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BackendKind {
-    /// Burn's pure-Rust CPU backend (multi-threaded, SIMD). Deterministic.
-    Flex,
-    /// Burn's wgpu backend (Vulkan / Metal / DX12); needs a build with `--features wgpu`.
-    Wgpu,
-}
-
-impl BackendKind {
-    /// The name used in TOML and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            BackendKind::Flex => "flex",
-            BackendKind::Wgpu => "wgpu",
-        }
-    }
-}
-
-impl std::fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for BackendKind {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "flex" | "cpu" => Ok(BackendKind::Flex),
-            "wgpu" | "gpu" => Ok(BackendKind::Wgpu),
-            _ => Err(Error::Usage(format!(
-                "unknown backend `{s}`: expected flex or wgpu"
-            ))),
-        }
-    }
-}
-
 /// Training: Adam on cross-entropy, mini-batches, per-epoch validation. Defaults are the report's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -654,6 +616,43 @@ impl Config {
             );
         }
         Ok(())
+    }
+}
+
+/// Command-line values that replace a config's (`--data`, `--backend`, `--device`): where and
+/// how a job runs, never what it computes, so they leave job ids alone.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--data DIR`: the corpus directory.
+    pub data: Option<PathBuf>,
+    /// `--backend`.
+    pub backend: Option<BackendKind>,
+    /// `--device`: the GPU index.
+    pub device: Option<usize>,
+}
+
+impl Overrides {
+    /// Only `--data`.
+    pub fn data(data: Option<PathBuf>) -> Self {
+        Self {
+            data,
+            ..Self::default()
+        }
+    }
+
+    /// `config` with the overrides applied.
+    pub fn apply(&self, config: &Config) -> Config {
+        let mut c = config.clone();
+        if let Some(d) = &self.data {
+            c.data.path = d.clone();
+        }
+        if let Some(b) = self.backend {
+            c.train.backend = b;
+        }
+        if let Some(d) = self.device {
+            c.train.device = d;
+        }
+        c
     }
 }
 

@@ -6,6 +6,6 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    ser::train::keep_freed_memory();
+    ser::base::device::keep_freed_memory();
     ser::cli::main(std::env::args_os())
 }

@@ -2,16 +2,16 @@
 //!
 //! Thin helpers over `npyz`. Reads take the whole file into memory first and check that the
 //! header's shape matches the bytes actually present before decoding, so a corrupt header can
-//! never size an allocation. Writes go to a sibling temporary file that is renamed over the
-//! target only once complete, so a killed process never leaves a half-written array behind.
+//! never size an allocation. Writes are atomic ([`atomic::write_with`]), so a killed process
+//! never leaves a half-written array behind.
 
 use std::fs::File;
 use std::io::{BufWriter, Cursor};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use npyz::{DType, NpyHeader, Order, TypeStr, WriteOptions, WriterBuilder};
 
-use crate::error::{Error, Result};
+use crate::base::{atomic, Error, Result};
 
 /// An n-dimensional array read from (or to be written to) a `.npy` file, in C order.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +53,7 @@ impl Element for f64 {
 }
 
 fn npy_error(path: &Path, message: impl Into<String>) -> Error {
-    Error::Npy {
+    Error::Format {
         path: path.to_path_buf(),
         message: message.into(),
     }
@@ -152,16 +152,6 @@ pub fn decode<T: Element>(path: &Path, bytes: &[u8]) -> Result<Array<T>> {
     Ok(Array { shape, data })
 }
 
-/// The temporary sibling a write goes to before it is renamed over `path`.
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(format!(".tmp{}", std::process::id()));
-    path.with_file_name(name)
-}
-
 /// Writes `data` as a C-order `.npy` of `T::DESCR` with `shape`, via a temporary sibling file.
 pub fn write<T: Element + npyz::Serialize>(path: &Path, data: &[T], shape: &[usize]) -> Result<()> {
     let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
@@ -175,14 +165,7 @@ pub fn write<T: Element + npyz::Serialize>(path: &Path, data: &[T], shape: &[usi
             ),
         ));
     }
-    let tmp = temp_path(path);
-    let result = write_to(&tmp, data, shape)
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
-    if result.is_err() {
-        // Best effort: the original error is what matters.
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    atomic::write_with(path, |tmp| write_to(tmp, data, shape))
 }
 
 fn write_to<T: Element + npyz::Serialize>(tmp: &Path, data: &[T], shape: &[usize]) -> Result<()> {

@@ -13,15 +13,15 @@
 //!   part and validation speakers come from the other folds, as in `speaker`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rand::seq::{index, SliceRandom};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::base::{atomic, Error, Result};
 use crate::config::{SplitConfig, SplitKind};
 use crate::corpus::Corpus;
-use crate::error::{Error, Result};
 
 /// Indices into `corpus.items`, each part sorted ascending; every item is in exactly one part.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -117,9 +117,14 @@ pub fn make_split(corpus: &Corpus, cfg: &SplitConfig) -> Result<Split> {
     }
 }
 
+/// The list of part `part` (`train`, `valid`, `test`) in a folder of split lists.
+pub fn list_file(dir: &Path, part: &str) -> PathBuf {
+    dir.join(format!("{part}.txt"))
+}
+
 /// Writes `dir/train.txt`, `valid.txt` and `test.txt`: one `relative_path<TAB>class` line per
-/// item, paths relative to the corpus root. Each file is written to a temporary name and renamed,
-/// so a reader never sees a half-written list.
+/// item, paths relative to the corpus root. Each file is written atomically, so a reader never
+/// sees a half-written list.
 pub fn write_lists(dir: &Path, corpus: &Corpus, split: &Split) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     for (name, indices) in split.parts() {
@@ -154,10 +159,7 @@ pub fn write_lists(dir: &Path, corpus: &Corpus, split: &Split) -> Result<()> {
             text.push_str(class);
             text.push('\n');
         }
-        let path = dir.join(format!("{name}.txt"));
-        let tmp = dir.join(format!(".{name}.txt.tmp"));
-        std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        atomic::write(&list_file(dir, name), text.as_bytes())?;
     }
     Ok(())
 }

@@ -41,6 +41,33 @@ fn help_lists_every_command_and_each_has_an_example() {
     }
 }
 
+/// `ser model summary` takes every file in `experiments/`: a grid's distinct models, each under
+/// its grid point; the baseline's two are the report's 1D and 2D networks.
+#[test]
+fn model_summary_of_every_experiment_file() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 7, "{files:?}");
+    for f in &files {
+        let out = stdout(ser().args(["model", "summary"]).arg(f));
+        assert!(out.contains("Total params"), "{}: {out}", f.display());
+    }
+    let out = stdout(
+        ser()
+            .args(["model", "summary"])
+            .arg(dir.join("baseline.toml")),
+    );
+    assert!(out.contains("Total params: 2,430,342"), "{out}");
+    assert!(out.contains("Total params: 12,893,574"), "{out}");
+    assert!(out.contains("model.kind=cnn2d"), "{out}");
+    assert!(out.matches("Total params").count() == 2, "{out}");
+}
+
 fn read_npy_f64(path: &Path) -> (Vec<u64>, Vec<f64>) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let npy = npyz::NpyFile::new(&bytes[..]).unwrap();

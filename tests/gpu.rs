@@ -87,7 +87,7 @@ fn emodb(max: usize) -> Vec<(String, Vec<f32>)> {
 /// The GPU extractor on adapter 0, or `None` (after saying why) where no adapter comes up.
 /// Only the adapter may be missing: once one is there, the kernels must build.
 fn gpu(cfg: &FeatureConfig) -> Option<GpuExtractor> {
-    if let Err(e) = ser::train::device(BackendKind::Wgpu, 0) {
+    if let Err(e) = ser::base::device::device(BackendKind::Wgpu, 0) {
         eprintln!("skipping the GPU feature test: {e}");
         return None;
     }
@@ -204,7 +204,7 @@ fn gpu_extract_command_matches_librosa() {
     let Some(shared) = crate::common::shared("parity/03a01Fa") else {
         return;
     };
-    if let Err(e) = ser::train::device(BackendKind::Wgpu, 0) {
+    if let Err(e) = ser::base::device::device(BackendKind::Wgpu, 0) {
         eprintln!("skipping the GPU extract test: {e}");
         return;
     }

@@ -10,6 +10,7 @@ mod corpus;
 #[cfg(feature = "wgpu")]
 mod gpu;
 mod infer;
+mod layers;
 mod model;
 mod parity;
 mod plot;

@@ -6,11 +6,10 @@
 //! MFCC absolute 0.01. The resampled inputs' `signal.npy` is already at 22,050 Hz, so they are
 //! held to the same bars here (resampling itself is tested with the audio stage).
 //!
-//! Run `cargo test --test parity -- --nocapture` to see the worst error per input and feature,
-//! and `cargo test --release --test parity -- --ignored --nocapture` for the speed measurement.
+//! Run `cargo test --test integration parity -- --nocapture` to see the worst error per input
+//! and feature; `cargo run --release --example stage_times features` times them.
 
 use std::path::Path;
-use std::time::Instant;
 
 use ser::config::FeatureConfig;
 use ser::features::{Extractor, Matrix};
@@ -417,77 +416,6 @@ fn no_floor_keeps_the_deepest_bins() {
     let mfcc = ex.mfcc(y);
     assert!((mfcc.get(0, 100) + 115.322_92).abs() <= 0.01);
     assert!((mfcc.get(1, 100) - 122.389_54).abs() <= 0.01);
-}
-
-/// CPU time this thread has run, from the scheduler (ns), where Linux provides it.
-fn thread_cpu_ns() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    text.split_whitespace().next()?.parse().ok()
-}
-
-/// Release-mode speed per 56,000-sample clip, single thread. Prints µs per clip; no asserts.
-///
-/// The build machine is shared, so wall time is noisy: this prints the fastest of 15 batches
-/// (least disturbed) and the thread's own CPU time per clip over all batches.
-#[test]
-#[ignore = "timing: run with --release -- --ignored --nocapture"]
-fn speed_per_clip() {
-    let y: Vec<f32> = match crate::common::shared("parity") {
-        Some(dir) => npy::read_f32(dir.join("03a01Fa/signal.npy")).unwrap().data,
-        None => (0..56_000)
-            .map(|i| 0.3 * ((i as f32) * 0.05).sin() * ((i as f32) * 0.0007).cos())
-            .collect(),
-    };
-    let long: Vec<f32> = match crate::common::shared("parity") {
-        // long-4s is truncated, so it has signal in every frame (no silent padding to skip).
-        Some(dir) => npy::read_f32(dir.join("long-4s/signal.npy")).unwrap().data,
-        None => y.clone(),
-    };
-    let (batches, reps) = (15u32, 20u32);
-    let mut sink = 0.0f32;
-    let mut time = |label: &str, f: &mut dyn FnMut() -> f32| {
-        for _ in 0..reps {
-            sink += f();
-        }
-        let cpu0 = thread_cpu_ns();
-        let mut best = f64::INFINITY;
-        for _ in 0..batches {
-            let t = Instant::now();
-            for _ in 0..reps {
-                sink += f();
-            }
-            best = best.min(t.elapsed().as_secs_f64() * 1e6 / f64::from(reps));
-        }
-        let cpu = match (cpu0, thread_cpu_ns()) {
-            (Some(a), Some(b)) => {
-                format!("{:>9.1}", (b - a) as f64 / 1e3 / f64::from(batches * reps))
-            }
-            _ => "        -".to_string(),
-        };
-        eprintln!("{label:<36} {best:>9.1} {cpu}");
-    };
-    let ex = Extractor::new(&FeatureConfig::default(), SR).unwrap();
-    eprintln!("{:<36} {:>9} {:>9}", "µs per clip", "best wall", "cpu");
-    for (name, sig) in [
-        ("03a01Fa (2 s + padding)", &y),
-        ("long-4s (no padding)", &long),
-    ] {
-        eprintln!("{name}:");
-        time("  zcr", &mut || ex.zcr(sig)[60]);
-        time("  rms", &mut || ex.rms(sig)[60]);
-        time("  zcr+rms", &mut || ex.zcr(sig)[60] + ex.rms(sig)[60]);
-        let mut e = ex.clone();
-        time("  mel_power", &mut || e.mel_power(sig).data[7]);
-        time("  mel_db", &mut || e.mel_db(sig).data[7]);
-        time("  mfcc", &mut || e.mfcc(sig).data[7]);
-        time("  zcr+rms+mel_db", &mut || {
-            e.zcr(sig)[60] + e.rms(sig)[60] + e.mel_db(sig).data[7]
-        });
-        time("  all (zcr rms energy mel_db mfcc)", &mut || {
-            e.all(sig).mfcc.data[3]
-        });
-    }
-    eprintln!("(checksum {sink})");
 }
 
 /// End to end from the audio files: decode → mono → resample → pad → features, against librosa's

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use ser::eval;
+use ser::eval::EpochRecord;
 use ser::plot::charts::{self, BarGroup, Curve};
-use ser::train::EpochRecord;
 
 use crate::common::{ser, stdout, write_sine_wav};
 

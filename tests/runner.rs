@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use assert_cmd::Command;
 
 use crate::common::ser;
+use ser::experiment::Experiment;
 use ser::report;
-use ser::runner::Experiment;
 
 /// A two-speaker synthetic corpus (144 clips), generated once for all tests.
 pub(crate) fn corpus() -> &'static Path {
@@ -130,7 +130,7 @@ fn a_stopped_sweep_reruns_only_the_missing_jobs() {
     fs::create_dir_all(results.join(&ids[3])).unwrap();
     fs::write(
         results.join(&ids[3]).join("lock"),
-        format!("4294967 {}\n", ser::runner::state::hostname()),
+        format!("4294967 {}\n", ser::rundir::hostname()),
     )
     .unwrap();
 
@@ -266,6 +266,34 @@ fn a_failed_job_is_recorded_the_sweep_goes_on_and_the_exit_code_says_so() {
     assert!(summary.contains("1 of 2 jobs done, 1 failed"), "{summary}");
     assert!(summary.contains("## Failed jobs"), "{summary}");
     assert!(summary.contains(&format!("| `{}` |", ids[1])), "{summary}");
+
+    // `ser run` of the failed job fails the same way: exit 1, a failed run; a job that does not
+    // exist, or an experiment of several jobs given to `ser train`, is bad usage: exit 2.
+    let rerun = |job: &str| {
+        let mut c = ser();
+        c.args(["-q", "run"])
+            .arg(&file)
+            .args(["--job", job, "--out"])
+            .arg(dir.path().join("results"))
+            .arg("--cache")
+            .arg(dir.path().join("cache"));
+        run(&mut c)
+    };
+    let (code, _, err) = rerun(&ids[1]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("job {}", ids[1])) && err.contains("no-such-corpus"),
+        "{err}"
+    );
+    let (code, _, err) = rerun("zzzz");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no job matches --job zzzz"), "{err}");
+    let (code, _, err) = run(ser().arg("train").arg(&file));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("is an experiment of 2 jobs") && err.contains("ser sweep"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -315,20 +315,3 @@ fn emotions_are_learnable_from_zcr_and_rms_but_not_trivially() {
     assert!(accuracy > 0.30, "too hard: accuracy {accuracy:.3}");
     assert!(accuracy < 0.95, "too easy: accuracy {accuracy:.3}");
 }
-
-/// Generation time of the default corpus (12 actors, 864 clips). Not a check, a measurement:
-/// `cargo test --release --test synth -- --ignored --nocapture`.
-#[test]
-#[ignore = "measurement only; run in release with --ignored --nocapture"]
-fn default_corpus_generation_time() {
-    let tmp = tempfile::tempdir().unwrap();
-    let start = std::time::Instant::now();
-    let summary = synth::generate(&tmp.path().join("synth"), 12, 0).unwrap();
-    eprintln!(
-        "default corpus: {} files, {:.0} s of audio, generated in {:.2} s on {} threads",
-        summary.files,
-        summary.seconds,
-        start.elapsed().as_secs_f64(),
-        rayon::current_num_threads()
-    );
-}

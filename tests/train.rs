@@ -3,7 +3,6 @@
 //! weights, writes history / checkpoints / the final model, and predicts from the run directory.
 
 use std::fs;
-use std::path::Path;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
@@ -11,7 +10,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ser::config::{ModelConfig, ModelKind, TrainConfig};
 use ser::eval::{argmax_rows, evaluate};
-use ser::train::{self, predict_with, Examples, TrainJob, TrainOutcome};
+use ser::infer::{self, predict_with};
+use ser::rundir::RunDir;
+use ser::train::{self, Examples, TrainJob, TrainOutcome};
 
 const CLASSES: usize = 3;
 
@@ -99,7 +100,7 @@ fn learns_the_toy_and_writes_the_run_directory() {
         toy(30, &[24], 3, false),
     );
     let dir = tempfile::tempdir().unwrap();
-    let out = train::train(&job(4), &tr, &va, dir.path()).unwrap();
+    let out = train::train(&job(4), &tr, &va, &RunDir::new(dir.path())).unwrap();
     assert!(out.finished);
     assert_eq!(out.history.len(), 4);
     assert_eq!(out.resumed_from, None);
@@ -137,13 +138,13 @@ fn learns_the_toy_and_writes_the_run_directory() {
     assert!(out.model_path.is_file());
 
     // predict from the run directory = the outcome's model; evaluate on the test part
-    let from_disk = train::predict(dir.path(), &te).unwrap();
+    let from_disk = infer::predict(&RunDir::new(dir.path()), &te).unwrap();
     assert_eq!(from_disk, probs(&out, &te));
     let m = evaluate(&te.labels, &argmax_rows(&from_disk), &classes()).unwrap();
     assert!(m.accuracy >= 0.9, "{}", m.report_text(2));
 
     // a second call on a finished run trains nothing and gives the same model
-    let again = train::train(&job(4), &tr, &va, dir.path()).unwrap();
+    let again = train::train(&job(4), &tr, &va, &RunDir::new(dir.path())).unwrap();
     assert_eq!(again.resumed_from, Some(4));
     assert_eq!(numbers(&again), numbers(&out));
     assert_eq!(probs(&again, &te), probs(&out, &te));
@@ -153,8 +154,8 @@ fn learns_the_toy_and_writes_the_run_directory() {
 fn same_seed_same_result_on_cpu() {
     let (tr, va) = (toy(48, &[24], 1, false), toy(12, &[24], 2, false));
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = train::train(&job(2), &tr, &va, d1.path()).unwrap();
-    let b = train::train(&job(2), &tr, &va, d2.path()).unwrap();
+    let a = train::train(&job(2), &tr, &va, &RunDir::new(d1.path())).unwrap();
+    let b = train::train(&job(2), &tr, &va, &RunDir::new(d2.path())).unwrap();
     assert_eq!(numbers(&a), numbers(&b));
     assert_eq!(weights(&a), weights(&b));
     assert_eq!(probs(&a, &va), probs(&b, &va));
@@ -162,7 +163,7 @@ fn same_seed_same_result_on_cpu() {
     let mut other = job(2);
     other.train.seed = 8;
     let d3 = tempfile::tempdir().unwrap();
-    let c = train::train(&other, &tr, &va, d3.path()).unwrap();
+    let c = train::train(&other, &tr, &va, &RunDir::new(d3.path())).unwrap();
     assert_ne!(numbers(&a), numbers(&c));
 }
 
@@ -170,12 +171,12 @@ fn same_seed_same_result_on_cpu() {
 fn an_interrupted_run_resumes_to_the_same_result() {
     let (tr, va) = (toy(48, &[24], 1, false), toy(12, &[24], 2, false));
     let unbroken_dir = tempfile::tempdir().unwrap();
-    let unbroken = train::train(&job(3), &tr, &va, unbroken_dir.path()).unwrap();
+    let unbroken = train::train(&job(3), &tr, &va, &RunDir::new(unbroken_dir.path())).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let mut first = job(3);
     first.stop_after = Some(2);
-    let part = train::train(&first, &tr, &va, dir.path()).unwrap();
+    let part = train::train(&first, &tr, &va, &RunDir::new(dir.path())).unwrap();
     assert!(!part.finished);
     assert_eq!(part.history.len(), 2);
     assert!(!dir.path().join("model.bpk").exists());
@@ -183,7 +184,7 @@ fn an_interrupted_run_resumes_to_the_same_result() {
     fs::create_dir_all(dir.path().join("checkpoint/epoch-0003")).unwrap();
     fs::write(dir.path().join("checkpoint/.state.json.tmp"), "{").unwrap();
 
-    let resumed = train::train(&job(3), &tr, &va, dir.path()).unwrap();
+    let resumed = train::train(&job(3), &tr, &va, &RunDir::new(dir.path())).unwrap();
     assert_eq!(resumed.resumed_from, Some(2));
     assert!(resumed.finished);
     assert_eq!(numbers(&resumed), numbers(&unbroken));
@@ -193,9 +194,9 @@ fn an_interrupted_run_resumes_to_the_same_result() {
     assert_eq!(csv.lines().count(), 4);
 
     // a finished run can be extended: 3 + 1 epochs = 4 unbroken epochs
-    let longer = train::train(&job(4), &tr, &va, dir.path()).unwrap();
+    let longer = train::train(&job(4), &tr, &va, &RunDir::new(dir.path())).unwrap();
     let d4 = tempfile::tempdir().unwrap();
-    let four = train::train(&job(4), &tr, &va, d4.path()).unwrap();
+    let four = train::train(&job(4), &tr, &va, &RunDir::new(d4.path())).unwrap();
     assert_eq!(longer.resumed_from, Some(3));
     assert_eq!(numbers(&longer), numbers(&four));
     assert_eq!(weights(&longer), weights(&four));
@@ -208,15 +209,15 @@ fn a_checkpoint_of_another_config_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = job(2);
     j.stop_after = Some(1);
-    train::train(&j, &tr, &va, dir.path()).unwrap();
+    train::train(&j, &tr, &va, &RunDir::new(dir.path())).unwrap();
     let mut other = job(2);
     other.train.seed = 99;
-    let e = train::train(&other, &tr, &va, dir.path())
+    let e = train::train(&other, &tr, &va, &RunDir::new(dir.path()))
         .unwrap_err()
         .to_string();
     assert!(e.contains("another config or other data"), "{e}");
     let other_data = toy(24, &[24], 5, false);
-    let e = train::train(&job(2), &other_data, &va, dir.path())
+    let e = train::train(&job(2), &other_data, &va, &RunDir::new(dir.path()))
         .unwrap_err()
         .to_string();
     assert!(e.contains("another config or other data"), "{e}");
@@ -231,7 +232,7 @@ fn early_stopping_and_keep_best() {
     let mut j = job(10);
     j.train.patience = Some(1);
     j.train.keep_best = true;
-    let out = train::train(&j, &tr, &va, dir.path()).unwrap();
+    let out = train::train(&j, &tr, &va, &RunDir::new(dir.path())).unwrap();
     assert!(out.stopped_early, "{:?}", out.history);
     assert_eq!(out.history.len(), 2);
     assert_eq!(out.best_epoch, 1);
@@ -239,9 +240,12 @@ fn early_stopping_and_keep_best() {
 
     // the final model is epoch 1's: the same as a 1-epoch run of the same job
     let one_dir = tempfile::tempdir().unwrap();
-    let one = train::train(&job(1), &tr, &va, one_dir.path()).unwrap();
+    let one = train::train(&job(1), &tr, &va, &RunDir::new(one_dir.path())).unwrap();
     assert_eq!(probs(&out, &va), probs(&one, &va));
-    assert_eq!(train::predict(dir.path(), &va).unwrap(), probs(&one, &va));
+    assert_eq!(
+        infer::predict(&RunDir::new(dir.path()), &va).unwrap(),
+        probs(&one, &va)
+    );
 }
 
 #[test]
@@ -261,10 +265,10 @@ fn trains_a_tiny_2d_network() {
         ..ModelConfig::default()
     };
     let dir = tempfile::tempdir().unwrap();
-    let out = train::train(&j, &tr, &va, dir.path()).unwrap();
+    let out = train::train(&j, &tr, &va, &RunDir::new(dir.path())).unwrap();
     assert_eq!(out.history.len(), 2);
     assert!(out.history.iter().all(|r| r.loss.is_finite()));
-    let p = train::predict(dir.path(), &va).unwrap();
+    let p = infer::predict(&RunDir::new(dir.path()), &va).unwrap();
     assert_eq!(p.len(), 6);
     assert_eq!(p, probs(&out, &va));
 }
@@ -276,25 +280,30 @@ fn bad_inputs_are_errors() {
     // labels beyond the classes
     let mut bad = tr.clone();
     bad.labels[3] = 5;
-    let e = train::train(&job(1), &bad, &tr, dir.path())
+    let e = train::train(&job(1), &bad, &tr, &RunDir::new(dir.path()))
         .unwrap_err()
         .to_string();
     assert!(e.contains("training item 3 has label 5"), "{e}");
     // a network that does not fit the input
-    let e = train::train(&job(1), &toy(12, &[4], 1, false), &tr, dir.path())
-        .unwrap_err()
-        .to_string();
+    let e = train::train(
+        &job(1),
+        &toy(12, &[4], 1, false),
+        &tr,
+        &RunDir::new(dir.path()),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("cnn1d layer 1 of 2"), "{e}");
     // keep_best without validation
     let mut j = job(1);
     j.train.keep_best = true;
     let empty = Examples::new(vec![24], vec![], vec![]).unwrap();
-    let e = train::train(&j, &tr, &empty, dir.path())
+    let e = train::train(&j, &tr, &empty, &RunDir::new(dir.path()))
         .unwrap_err()
         .to_string();
     assert!(e.contains("need a validation part"), "{e}");
     // predicting from a directory with no run
-    let e = train::predict(Path::new("/nonexistent/run"), &tr)
+    let e = infer::predict(&RunDir::new("/nonexistent/run"), &tr)
         .unwrap_err()
         .to_string();
     assert!(e.contains("training.json"), "{e}");
@@ -305,76 +314,12 @@ fn no_validation_part_still_trains() {
     let dir = tempfile::tempdir().unwrap();
     let tr = toy(12, &[24], 1, false);
     let empty = Examples::new(vec![24], vec![], vec![]).unwrap();
-    let out = train::train(&job(2), &tr, &empty, dir.path()).unwrap();
+    let out = train::train(&job(2), &tr, &empty, &RunDir::new(dir.path())).unwrap();
     assert!(out.history.iter().all(|r| r.val_loss.is_nan()));
     assert_eq!(out.best_epoch, 2);
     // NaN survives the checkpoint round trip (as null)
-    let again = train::train(&job(2), &tr, &empty, dir.path()).unwrap();
+    let again = train::train(&job(2), &tr, &empty, &RunDir::new(dir.path())).unwrap();
     assert!(again.history[1].val_loss.is_nan());
-}
-
-/// One training step of the report's 1D model, (512, 512, 128) on 220 values, batch 32, on flex.
-/// Keras does ~0.156 s/step on the 2-core reference machine.
-/// `cargo test --release --test train -- --ignored --nocapture step_time`
-#[test]
-#[ignore]
-fn step_time_report_1d() {
-    use burn::nn::loss::CrossEntropyLossConfig;
-    use burn::optim::{AdamConfig, GradientsParams};
-    use burn::tensor::{Int, TensorData};
-    use ser::model::NetConfig;
-    use std::time::Instant;
-
-    let device = Device::flex().autodiff();
-    let cfg = NetConfig::from_section(&ModelConfig::default(), &[220], 6).unwrap();
-    let mut model = cfg
-        .init(&device, &mut ChaCha8Rng::seed_from_u64(0))
-        .unwrap();
-    let mut optim = AdamConfig::new().with_epsilon(1e-7).init();
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let x: Vec<f32> = (0..32 * 220)
-        .map(|_| rng.random_range(0.0f32..0.3))
-        .collect();
-    let y: Vec<i64> = (0..32).map(|i| (i % 6) as i64).collect();
-    let mask: Vec<f32> = (0..32 * 256)
-        .map(|_| {
-            if rng.random::<f64>() < 0.6 {
-                1.0 / 0.6
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let mut times = Vec::new();
-    for step in 0..13 {
-        let t0 = Instant::now();
-        let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [32, 220]), &device);
-        let yt = Tensor::<1, Int>::from_data(TensorData::new(y.clone(), [32]), &device);
-        let mt = Tensor::<2>::from_data(TensorData::new(mask.clone(), [32, 256]), &device);
-        let logits = model.forward(xt, Some(mt));
-        let loss = loss_fn.forward(logits, yt);
-        let _ = loss.clone().detach().into_scalar::<f32>();
-        let t1 = Instant::now();
-        let g = loss.backward();
-        let t2 = Instant::now();
-        let grads = GradientsParams::from_grads(g, &model);
-        model = optim.step(1e-4, model, grads);
-        if std::env::var("SER_STEP_DETAIL").is_ok() {
-            eprintln!("fwd {:?} bwd {:?} opt {:?}", t1 - t0, t2 - t1, t2.elapsed());
-        }
-        if step >= 3 {
-            times.push(t0.elapsed().as_secs_f64());
-        }
-    }
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
-    println!(
-        "report 1D (512,512,128) train step, batch 32, flex: median {:.1} ms/step (min {:.1}, max {:.1}; Keras ~156 ms)",
-        median * 1e3,
-        times[0] * 1e3,
-        times[times.len() - 1] * 1e3
-    );
 }
 
 /// The GPU path, where the build has it and the machine has an adapter: trains the toy and
@@ -383,16 +328,16 @@ fn step_time_report_1d() {
 #[test]
 fn wgpu_trains_like_flex_where_an_adapter_exists() {
     use ser::config::BackendKind;
-    if let Err(e) = train::device(BackendKind::Wgpu, 0) {
+    if let Err(e) = ser::base::device::device(BackendKind::Wgpu, 0) {
         eprintln!("skipping the wgpu test: {e}");
         return;
     }
     let (tr, va) = (toy(48, &[24], 1, false), toy(12, &[24], 2, false));
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let cpu = train::train(&job(2), &tr, &va, d1.path()).unwrap();
+    let cpu = train::train(&job(2), &tr, &va, &RunDir::new(d1.path())).unwrap();
     let mut j = job(2);
     j.train.backend = BackendKind::Wgpu;
-    let gpu = train::train(&j, &tr, &va, d2.path()).unwrap();
+    let gpu = train::train(&j, &tr, &va, &RunDir::new(d2.path())).unwrap();
     assert_eq!(gpu.backend, "wgpu:0");
     for (a, b) in cpu.history.iter().zip(&gpu.history) {
         assert!((a.loss - b.loss).abs() < 1e-3, "{a:?} vs {b:?}");
@@ -406,7 +351,7 @@ fn wgpu_trains_like_flex_where_an_adapter_exists() {
 #[test]
 fn wgpu_refuses_a_batch_over_the_adapters_buffer_cap() {
     use ser::config::BackendKind;
-    let cap = match train::buffer_cap(BackendKind::Wgpu, 0) {
+    let cap = match ser::base::device::buffer_cap(BackendKind::Wgpu, 0) {
         Ok(cap) => cap.expect("wgpu has a buffer cap"),
         Err(e) => {
             eprintln!("skipping the wgpu test: {e}");
@@ -425,7 +370,7 @@ fn wgpu_refuses_a_batch_over_the_adapters_buffer_cap() {
     j.train.backend = BackendKind::Wgpu;
     j.train.batch_size = usize::try_from(fits + 1).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let e = train::train(&j, &tr, &va, dir.path())
+    let e = train::train(&j, &tr, &va, &RunDir::new(dir.path()))
         .unwrap_err()
         .to_string();
     let fix = format!("use train.batch_size = {fits} or less");

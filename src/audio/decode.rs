@@ -25,7 +25,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
-use crate::error::{Error, Result};
+use crate::base::{Error, Result};
 
 /// A decoded file: mono (mean of channels) f32 samples at the file's own rate.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +88,8 @@ pub(crate) fn decode_prefix(
 /// malformed file cannot bring down a corpus run. (None is known; the damaged-file tests look.)
 fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
-        let what = crate::error::panic_message(&*payload).unwrap_or_else(|| "unknown panic".into());
+        let what =
+            crate::base::error::panic_message(&*payload).unwrap_or_else(|| "unknown panic".into());
         Err(Error::decode(
             path,
             format!("the decoder failed on malformed data ({what})"),

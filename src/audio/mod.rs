@@ -18,8 +18,8 @@ pub use clip::fit_length;
 pub use decode::{decode, probe, AudioInfo, Decoded};
 pub use resample::{resampled_len, Resampler};
 
+use crate::base::{Error, Result};
 use crate::config::AudioConfig;
-use crate::error::{Error, Result};
 
 /// One clip as the feature stage sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,7 +125,7 @@ thread_local! {
 pub fn load_on_this_thread(
     cfg: &crate::config::AudioConfig,
     path: &std::path::Path,
-) -> crate::error::Result<Clip> {
+) -> crate::base::Result<Clip> {
     LOADERS.with(|cell| {
         let mut loaders = cell.borrow_mut();
         let i = match loaders.iter().position(|(c, _)| c == cfg) {

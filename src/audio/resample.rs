@@ -21,7 +21,7 @@ use rubato::{
     SincInterpolationType, WindowFunction,
 };
 
-use crate::error::{Error, Result};
+use crate::base::{Error, Result};
 
 /// Sinc filter length (taps, in input samples).
 const SINC_LEN: usize = 256;
@@ -73,7 +73,7 @@ impl std::fmt::Debug for Resampler {
 impl Resampler {
     /// A resampler from `from` Hz to `to` Hz. Both must be in 1,000..=768,000 Hz unless equal.
     pub fn new(from: u32, to: u32) -> Result<Self> {
-        Self::build(from, to).map_err(Error::Usage)
+        Self::build(from, to).map_err(|why| Error::Data(format!("cannot resample: {why}")))
     }
 
     /// Like [`Resampler::new`], with the reason as plain text so callers can name their file.
@@ -129,9 +129,9 @@ impl Resampler {
     /// (soxr's `round(len · to / from)` samples, then zeros up to the ceiling).
     pub fn process(&mut self, input: &[f32]) -> Result<Vec<f32>> {
         let n = resampled_len(input.len() as u64, self.from, self.to);
-        let n = usize::try_from(n).map_err(|_| Error::Usage("clip too long to resample".into()))?;
-        self.process_prefix(input, input.len(), n)
-            .map_err(Error::Usage)
+        let cannot = |why: String| Error::Data(format!("cannot resample: {why}"));
+        let n = usize::try_from(n).map_err(|_| cannot("clip too long to resample".into()))?;
+        self.process_prefix(input, input.len(), n).map_err(cannot)
     }
 
     /// Input frames needed so that the first `keep` output samples are exactly those of the whole

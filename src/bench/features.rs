@@ -10,10 +10,10 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::config::{AudioConfig, BackendKind, FeatureConfig};
-use crate::error::{Error, Result};
+use crate::base::device::BackendKind;
+use crate::base::{progress, Error, Result};
+use crate::config::{AudioConfig, FeatureConfig};
 use crate::features::Extractor;
-use crate::progress;
 
 /// The peer's timing driver, shipped inside the binary so the benchmark runs from anywhere.
 const PEER_SCRIPT: &str = include_str!("../../scripts/peer_features_bench.py");
@@ -217,7 +217,9 @@ fn time_gpu(files: &[PathBuf], passes: usize, device: usize) -> Result<GpuCase> 
 
 #[cfg(not(feature = "wgpu"))]
 fn time_gpu(_: &[PathBuf], _: usize, _: usize) -> Result<GpuCase> {
-    Err(Error::without_wgpu("or leave out --backend wgpu"))
+    Err(crate::base::device::without_wgpu(
+        "or leave out --backend wgpu",
+    ))
 }
 
 /// Decode + resample + pad, then both feature sets, exactly what the report computes per clip.
@@ -248,11 +250,15 @@ fn time_peer(python: &Path, peer_dir: &Path, files: &[PathBuf], passes: usize) -
     );
     let _ = std::fs::remove_file(&script);
     let stdout = stdout?;
+    let peer = |message: String| Error::Command {
+        program: python.display().to_string(),
+        message,
+    };
     let v: serde_json::Value = serde_json::from_slice(&stdout)
-        .map_err(|e| Error::Usage(format!("peer printed no JSON: {e}")))?;
+        .map_err(|e| peer(format!("the peer printed no JSON: {e}")))?;
     v["clips_per_s"]
         .as_f64()
-        .ok_or_else(|| Error::Usage("peer JSON has no clips_per_s".into()))
+        .ok_or_else(|| peer("the peer's JSON has no clips_per_s".into()))
 }
 
 /// The final table, as printed and as written into the README.

@@ -10,7 +10,7 @@ pub mod train;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::base::{Error, Result};
 
 /// The Python interpreter of the peer's environment: `--peer-python`, else `$SER_PEER_PYTHON`.
 pub fn peer_python(flag: Option<&Path>) -> Option<PathBuf> {
@@ -32,7 +32,7 @@ pub fn median(values: &[f64]) -> f64 {
 /// Runs one of the peer's Python commands to completion behind a spinner labelled `what`; its
 /// stdout, or an error with the exit status and the last lines of its stderr.
 pub fn run_peer(cmd: &mut std::process::Command, what: &str) -> Result<Vec<u8>> {
-    let spinner = crate::progress::spinner(what.to_string());
+    let spinner = crate::base::progress::spinner(what.to_string());
     let output = cmd.output();
     spinner.finish_and_clear();
     let program = PathBuf::from(cmd.get_program());
@@ -40,13 +40,29 @@ pub fn run_peer(cmd: &mut std::process::Command, what: &str) -> Result<Vec<u8>> 
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-        return Err(Error::Usage(format!(
-            "peer failed ({what}, {}): {}",
-            output.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-        )));
+        return Err(Error::Command {
+            program: program.display().to_string(),
+            message: format!(
+                "the peer failed ({what}, {}): {}",
+                output.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            ),
+        });
     }
     Ok(output.stdout)
+}
+
+/// A JSON file the peer wrote.
+pub fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::format(path, format!("not JSON: {e}")))
+}
+
+/// Writes `value` as pretty JSON to `path` (`--json`), atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Error::format(path, e.to_string()))?;
+    crate::base::atomic::write(path, text.as_bytes())
 }
 
 /// The 1-minute load average, where the system reports one.

@@ -17,10 +17,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::base::{Error, Result};
 use crate::cache::CacheOptions;
-use crate::error::{Error, Result};
+use crate::experiment::{Experiment, Job};
 use crate::job::JobOptions;
-use crate::runner::{self, Experiment, Job, LocalTrainer, SweepOptions, Trainer};
+use crate::rundir::RunDir;
+use crate::runner::{self, LocalTrainer, SweepOptions, Trainer};
 
 /// The benchmark's experiment file.
 pub const EXPERIMENT: &str = include_str!("../../experiments/bench-sweep.toml");
@@ -138,10 +140,14 @@ fn jobs(bench: &SweepBench) -> Result<(Experiment, Vec<Job>)> {
         }
         if j.config.split.seed != j.config.train.seed {
             // The peer draws split and weights from one seed; the file must pair them too.
-            return Err(Error::Usage(format!(
-                "bench-sweep job {}: split.seed {} ≠ train.seed {}",
-                j.id, j.config.split.seed, j.config.train.seed
-            )));
+            return Err(Error::config(
+                "experiments/bench-sweep.toml",
+                "split.seed",
+                format!(
+                    "job {}: split.seed {} ≠ train.seed {} (the peer draws both from one seed)",
+                    j.id, j.config.split.seed, j.config.train.seed
+                ),
+            ));
         }
     }
     Ok((exp, jobs))
@@ -232,19 +238,14 @@ fn time_ours(exp: &Experiment, jobs: &[Job], setup: Setup, dir: &Path) -> Result
     };
     let outcome = runner::sweep(exp, jobs, &trainer, &opts)?;
     if let Some((id, message)) = outcome.failed.first() {
-        return Err(Error::Usage(format!(
-            "bench-sweep job {id} failed: {message}"
-        )));
+        return Err(Error::job(id, format!("failed in bench sweep: {message}")));
     }
     crate::report::write(&crate::report::load(&out)?, false)?;
     let total_s = t.elapsed().as_secs_f64();
     let mut acc: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for j in jobs {
-        let path = out.join(&j.id).join("metrics.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::Usage(format!("{}: not JSON: {e}", path.display())))?;
-        if let Some(a) = v["accuracy"].as_f64() {
+        let metrics = RunDir::new(out.join(&j.id)).read_metrics()?;
+        if let Some(&a) = metrics.get("accuracy") {
             acc.entry(filters_label(j)).or_default().push(a);
         }
     }
@@ -339,9 +340,7 @@ fn time_peer(dir: &Path, jobs: &[Job]) -> Result<SideResult> {
                 "{PEER_PREFIX}1d_{}_random_summary.json",
                 filters.join("-")
             ));
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            let v: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| Error::Usage(format!("{}: not JSON: {e}", path.display())))?;
+            let v = super::read_json(&path)?;
             if let Some(a) = v["test_accuracy"]["mean"].as_f64() {
                 accuracy.insert(label.clone(), a);
             }

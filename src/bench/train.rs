@@ -30,11 +30,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::config::{AudioConfig, BackendKind, FeatureConfig};
-use crate::error::{Error, Result};
+use crate::base::device::{self, BackendKind};
+use crate::base::error::quietly;
+use crate::base::{progress, Error, Result};
+use crate::config::{AudioConfig, FeatureConfig};
 use crate::features::Extractor;
 use crate::model::{self, Cnn1dConfig, Cnn2dConfig, NetConfig};
-use crate::progress;
 
 /// Training clips of CREMA-D in the report's split (70% of 7,442, then 95% of that).
 pub const CREMA_D_TRAIN_CLIPS: usize = 4948;
@@ -107,7 +108,7 @@ pub struct TrainBench {
     pub burn_kernels: bool,
     /// Backends of ours, in order (`flex` is the CPU).
     pub backends: Vec<BackendKind>,
-    /// wgpu adapter (see [`crate::train::device`]).
+    /// wgpu adapter (see [`crate::base::device::device`]).
     pub device: usize,
     /// Turns of ours then Keras (see the module doc).
     pub rounds: usize,
@@ -239,8 +240,8 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
         .backends
         .iter()
         .map(|&kind| {
-            let device = crate::train::device(kind, bench.device)?;
-            Ok((kind, device, crate::train::buffer_cap(kind, bench.device)?))
+            let device = device::device(kind, bench.device)?;
+            Ok((kind, device, device::buffer_cap(kind, bench.device)?))
         })
         .collect::<Result<Vec<_>>>()?;
     let peer_problem = bench
@@ -259,7 +260,7 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
         let mut who: Vec<(String, &Device, bool)> = Vec::new();
         let mut failed: Vec<Option<String>> = Vec::new();
         for (kind, device, cap) in &devices {
-            let label = crate::train::backend_label(*kind, bench.device);
+            let label = device::label(*kind, bench.device);
             if *kind == BackendKind::Flex {
                 who.push((format!("ser {label} (own kernels)"), device, true));
                 failed.push(None);
@@ -269,8 +270,7 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
                 }
             } else {
                 who.push((format!("ser {label}"), device, true));
-                let fits =
-                    crate::train::check_batch_fits(&config, bench.batch, cap.as_ref(), "--batch");
+                let fits = model::check_batch_fits(&config, bench.batch, cap.as_ref(), "--batch");
                 failed.push(fits.err().map(|e| e.to_string()));
             }
         }
@@ -287,9 +287,8 @@ pub fn run(bench: &TrainBench) -> Result<Vec<ModelResult>> {
                 model::ops::set_own_kernels(*own);
                 // A GPU backend may fail by panicking (wgpu, cubecl); the CPU figures and the
                 // other backends still stand, so that failure is reported in its row.
-                let timed =
-                    crate::train::quietly(|| time_ours(&config, &x, &labels, bench, device, name))
-                        .unwrap_or_else(|panic| Err(Error::Usage(panic)));
+                let timed = quietly(|| time_ours(&config, &x, &labels, bench, device, name))
+                    .unwrap_or_else(|panic| Err(Error::device(name.clone(), panic)));
                 model::ops::set_own_kernels(true);
                 match timed {
                     Ok((round, p)) => {
@@ -364,7 +363,10 @@ fn batch(
     let corpus = crate::corpus::emodb::read_dir(dir, false)?;
     let n = corpus.items.len();
     if n == 0 {
-        return Err(Error::Usage(format!("no clips in {}", dir.display())));
+        return Err(Error::Corpus {
+            path: dir.to_path_buf(),
+            message: "no clips".into(),
+        });
     }
     let audio = AudioConfig::default();
     let mut ex = Extractor::new(&FeatureConfig::default(), audio.sample_rate)?;
@@ -384,7 +386,7 @@ fn batch(
     }
     let want = batch * which.config().input_shape().iter().product::<usize>();
     if x.len() != want {
-        return Err(Error::Usage(format!(
+        return Err(Error::Data(format!(
             "features of {} do not have the report's shape (2.0 s clips at 22,050 Hz expected)",
             dir.display()
         )));
@@ -439,10 +441,10 @@ fn time_ours(
         let logits = net.forward(xs.clone(), Some(mask));
         let loss = loss_fn.forward(logits, ys.clone());
         let value = loss.clone().detach().try_into_scalar::<f32>();
-        std::hint::black_box(value.map_err(|e| Error::Usage(format!("{name}: {e:?}")))?);
+        std::hint::black_box(value.map_err(|e| Error::device(name, format!("{e:?}")))?);
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         net = optim.step(1e-4, net, grads);
-        crate::train::wait_for(&device)?;
+        device::wait_for(&device)?;
         let dt = t.elapsed().as_secs_f64();
         if i < bench.warmup {
             warm.push(dt);
@@ -458,7 +460,7 @@ fn time_ours(
     for i in 0..bench.warmup + bench.steps {
         let t = Instant::now();
         let p = valid.probabilities(xi.clone()).into_data();
-        crate::train::wait_for(&infer_device)?;
+        device::wait_for(&infer_device)?;
         std::hint::black_box(p);
         if i >= bench.warmup {
             infer.push(t.elapsed().as_secs_f64());
@@ -528,9 +530,7 @@ fn time_peer(dir: &Path, which: BenchModel, bench: &TrainBench) -> Result<Round>
         which.peer_name(),
         filters.join("-")
     ));
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Usage(format!("{}: not JSON: {e}", path.display())))?;
+    let v = super::read_json(&path)?;
     let list = |v: &serde_json::Value| -> Vec<f64> {
         v.as_array()
             .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
@@ -539,10 +539,7 @@ fn time_peer(dir: &Path, which: BenchModel, bench: &TrainBench) -> Result<Round>
     let steps = list(&v["steps_s"]);
     let infer = list(&v["predict"]["batches_s"]);
     if steps.is_empty() || infer.is_empty() {
-        return Err(Error::Usage(format!(
-            "{}: no steps_s / predict.batches_s",
-            path.display()
-        )));
+        return Err(Error::format(&path, "no steps_s / predict.batches_s"));
     }
     Ok(Round {
         warmup: list(&v["warmup_steps_s"]),

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use crate::base::Result;
 use crate::bench;
 use crate::config::BackendKind;
-use crate::error::{Error, Result};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -133,11 +133,7 @@ pub enum ModelChoice {
 }
 
 fn write_json<T: serde::Serialize>(path: Option<&std::path::Path>, value: &T) -> Result<()> {
-    if let Some(path) = path {
-        let text = serde_json::to_string_pretty(value).map_err(|e| Error::Usage(e.to_string()))?;
-        std::fs::write(path, text).map_err(|e| Error::io(path, e))?;
-    }
-    Ok(())
+    path.map_or(Ok(()), |p| bench::write_json(p, value))
 }
 
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {

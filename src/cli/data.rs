@@ -5,10 +5,9 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::config::CorpusKind;
-use crate::corpus;
-use crate::error::{Error, Result};
-use crate::{progress, split};
+use crate::base::{progress, Result};
+use crate::config::{CorpusKind, Overrides};
+use crate::{corpus, split};
 
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
@@ -64,12 +63,7 @@ pub fn run(cmd: DataCommand) -> Result<ExitCode> {
             manifest,
         } => {
             let spinner = progress::spinner(format!("checking {}", dir.display()));
-            let report = corpus::check::check_dir(&dir, kind, manifest.as_deref(), &|p| {
-                crate::audio::probe(p).and_then(|info| {
-                    info.seconds
-                        .ok_or_else(|| Error::decode(p, "duration unknown"))
-                })
-            });
+            let report = corpus::check::check(&dir, kind, manifest.as_deref());
             spinner.finish_and_clear();
             let report = report?;
             println!("{report}");
@@ -96,10 +90,7 @@ pub fn run(cmd: DataCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         DataCommand::Split { config, out, data } => {
-            let mut cfg = crate::Config::from_file(&config)?;
-            if let Some(d) = data {
-                cfg.data.path = d;
-            }
+            let cfg = Overrides::data(data).apply(&crate::Config::from_file(&config)?);
             let corpus = corpus::open(&cfg.data)?;
             let split = split::make_split(&corpus, &cfg.split)?;
             split::write_lists(&out, &corpus, &split)?;

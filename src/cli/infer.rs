@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::base::Result;
 use crate::cache::CacheOptions;
 use crate::config::BackendKind;
-use crate::error::Result;
 use crate::infer::{self, EvalOptions, EvalTarget};
 
 /// `ser eval RUN_DIR`.

@@ -1,5 +1,6 @@
 //! The command line: clap definitions, one file per command group, each a thin mapping from
-//! flags onto library calls. Errors are printed once, here, and turned into the exit code.
+//! flags onto library calls and a print of what they return. Errors are printed once, here, and
+//! turned into the exit code ([`Error::exit_code`]; `ser --help` lists the codes).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::error::{Error, Result};
+use crate::base::{Error, Result};
 
 mod bench;
 mod data;
@@ -22,7 +23,7 @@ mod train;
 #[derive(Debug, Parser)]
 #[command(name = "ser", version, about, long_about = None, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  ser sweep experiments/quickstart.toml\n  ser report results/quickstart\n  ser train experiments/quickstart.toml --out results/one\n  ser predict results/one clip.wav\n  ser plot audio clip.wav\n  ser data check data/CREMA-D/AudioWAV --manifest audiowav-manifest.csv\n  ser bench features --corpus ../shared/data/emodb/wav"
+    after_help = "Examples:\n  ser sweep experiments/quickstart.toml\n  ser report results/quickstart\n  ser run experiments/quickstart.toml --only \"model.filters=[16,8]\" --only train.seed=0\n  ser predict results/quickstart/<job-id> clip.wav\n  ser plot audio clip.wav\n  ser data check data/CREMA-D/AudioWAV --manifest audiowav-manifest.csv\n  ser bench features --corpus ../shared/data/emodb/wav\n\nExit status:\n  0  success\n  1  failure: something went wrong doing the work (I/O, audio, data, a device, a job or run\n     that failed; `ser sweep`: some jobs failed, the rest are done)\n  2  usage: bad arguments, or a config / experiment file that is invalid (nothing ran)"
 )]
 pub struct Cli {
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
@@ -79,7 +80,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    crate::progress::init_logging(cli.verbose, cli.quiet);
+    crate::base::progress::init_logging(cli.verbose, cli.quiet);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

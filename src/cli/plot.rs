@@ -5,10 +5,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::audio::Loader;
-use crate::error::Result;
-use crate::features::Extractor;
-use crate::plot::audio::AudioFigure;
+use crate::base::Result;
 
 #[derive(Debug, Subcommand)]
 pub enum PlotCommand {
@@ -42,41 +39,10 @@ pub fn run(cmd: PlotCommand) -> Result<ExitCode> {
             config,
         } => {
             let cfg = super::load_config(config.as_ref())?;
-            let mut clip = Loader::new(&cfg.audio).load(&file)?;
-            if !features {
-                // The clip as loaded: the same decode and resampling, fitted to its own length.
-                let mut natural = cfg.audio.clone();
-                natural.max_samples = clip.loaded_len.max(1);
-                clip = Loader::new(&natural).load(&file)?;
-            }
-            let mut extractor = Extractor::new(&cfg.features, cfg.audio.sample_rate)?;
-            let set = extractor.all(&clip.signal);
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "clip".into());
-            let fig = AudioFigure {
-                title: if features {
-                    format!("{name} (model input: {} samples)", clip.signal.len())
-                } else {
-                    name.clone()
-                },
-                sample_rate: cfg.audio.sample_rate,
-                hop: cfg.features.hop_length,
-                signal: &clip.signal,
-                zcr: &set.zcr,
-                rms: &set.rms,
-                mel_db: &set.mel_db,
-                fmin: cfg.features.fmin,
-                fmax: cfg
-                    .features
-                    .fmax
-                    .unwrap_or(cfg.audio.sample_rate as f64 / 2.0),
-            };
             let out = out.unwrap_or_else(|| {
                 PathBuf::from(file.file_stem().unwrap_or_default()).with_extension("png")
             });
-            crate::plot::audio::write(&out, &fig)?;
+            crate::plot::audio::write_for_file(&file, &cfg.audio, &cfg.features, features, &out)?;
             println!("{}", out.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::error::{Error, Result};
+use crate::base::Result;
 use crate::report;
 
 /// `ser report DIR...`.
@@ -39,7 +39,7 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
         if args.dirs.len() == 1 {
             println!("{}", written.markdown);
         }
-        eprintln!("wrote {}", dir.join("summary.md").display());
+        eprintln!("wrote {}", written.summary.display());
         if let Some(page) = &written.html {
             eprintln!("wrote {}", page.display());
         }
@@ -52,15 +52,9 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
                 .filter(|p| !p.as_os_str().is_empty())
                 .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
         });
-        std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
-        let md = report::compare_markdown(&summaries);
-        let w = |name: &str, text: &str| {
-            crate::train::checkpoint::write_atomic(&out.join(name), text.as_bytes())
-        };
-        w("comparison.md", &md)?;
-        w("comparison.csv", &report::compare_csv(&summaries))?;
+        let (md, path) = report::write_comparison(&summaries, &out)?;
         println!("{md}");
-        eprintln!("wrote {}", out.join("comparison.md").display());
+        eprintln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

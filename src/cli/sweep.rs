@@ -1,17 +1,18 @@
 //! `ser sweep` and `ser run`: an experiment's grid run (then its report), one of its jobs rerun.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::base::{Error, Result};
 use crate::cache::CacheOptions;
-use crate::config::BackendKind;
-use crate::error::{Error, Result};
+use crate::config::{BackendKind, Overrides};
+use crate::experiment::describe;
 use crate::job::JobOptions;
 use crate::report;
-use crate::runner::grid::{describe, parse_assignment, show, value_of};
-use crate::runner::{self, Experiment, Job, JobState, LocalTrainer, Overrides, SweepOptions};
+use crate::rundir::RunDir;
+use crate::runner::{self, LocalTrainer, SweepOptions};
 
 /// Where and how jobs run (shared by `sweep` and `run`); none of it changes a job's id.
 #[derive(Debug, Args)]
@@ -120,19 +121,14 @@ pub struct RunArgs {
     flags: RunFlags,
 }
 
-/// Reads the experiment and its jobs, with `[report]` checked too.
-fn plan(file: &Path) -> Result<(Experiment, Vec<Job>)> {
-    let exp = Experiment::from_file(file)?;
-    let jobs = exp.jobs()?;
-    report::layout_for(&exp, &jobs)?;
-    Ok((exp, jobs))
-}
-
 pub fn sweep(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
-    let (exp, jobs) = plan(&args.file)?;
+    let (exp, jobs) = runner::plan(&args.file)?;
     let out = args.flags.out.join(&exp.name);
     if args.dry_run {
-        print!("{}", dry_run(&exp, &jobs, &out, &args.flags.overrides()));
+        print!(
+            "{}",
+            runner::dry_run(&exp, &jobs, &out, &args.flags.overrides())
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let opts = SweepOptions {
@@ -170,7 +166,7 @@ pub fn sweep(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
             format!(", {} running in another process", outcome.busy.len())
         },
         outcome.seconds,
-        out.join("summary.md").display()
+        written.summary.display()
     );
     for (id, message) in &outcome.failed {
         eprintln!("failed {id}: {}", message.lines().next().unwrap_or(""));
@@ -182,67 +178,9 @@ pub fn sweep(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
     })
 }
 
-/// The job list of `--dry-run`: id, state and the grid keys' values, then what would run.
-fn dry_run(exp: &Experiment, jobs: &[Job], out: &Path, overrides: &Overrides) -> String {
-    let keys = exp.grid_keys();
-    let mut head = vec!["job".to_string(), "state".to_string()];
-    head.extend(keys.iter().cloned());
-    let mut rows = vec![head];
-    let mut done = 0;
-    for j in jobs {
-        let state = JobState::of(&out.join(&j.id));
-        done += (state == JobState::Done) as usize;
-        let mut row = vec![j.id.clone(), state.word().to_string()];
-        row.extend(
-            keys.iter()
-                .map(|k| value_of(j, k).map(|v| show(&v)).unwrap_or_default()),
-        );
-        rows.push(row);
-    }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut text = format!(
-        "{}: {} jobs → {}/\n",
-        exp.file.display(),
-        jobs.len(),
-        out.display()
-    );
-    for r in &rows {
-        let cells: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        text += cells.join("  ").trim_end();
-        text += "\n";
-    }
-    let mut sets: Vec<String> = Vec::new();
-    for j in jobs {
-        let c = overrides.apply(&j.config);
-        let s = format!(
-            "{} {} ({})",
-            c.data.corpus.name(),
-            c.features.kind,
-            c.data.path.display()
-        );
-        if !sets.contains(&s) {
-            sets.push(s);
-        }
-    }
-    text += &format!(
-        "{done} done, {} to run; features: {} distinct set{} ({})\n",
-        jobs.len() - done,
-        sets.len(),
-        if sets.len() == 1 { "" } else { "s" },
-        sets.join("; ")
-    );
-    text
-}
-
 pub fn run(args: RunArgs, quiet: bool) -> Result<ExitCode> {
-    let (exp, jobs) = plan(&args.file)?;
-    let job = select(&exp, &jobs, args.job.as_deref(), &args.only)?;
+    let (exp, jobs) = runner::plan(&args.file)?;
+    let job = runner::select(&exp, &jobs, args.job.as_deref(), &args.only)?;
     let out = args.flags.out.join(&exp.name);
     eprintln!("{}: job {} ({})", exp.name, job.id, describe(&job.point));
     let opts = SweepOptions {
@@ -260,19 +198,20 @@ pub fn run(args: RunArgs, quiet: bool) -> Result<ExitCode> {
         &args.flags.trainer(quiet),
         &opts,
     )?;
+    let dir = out.join(&job.id);
     if let Some((_, message)) = outcome.failed.first() {
-        return Err(Error::Usage(format!("job {} failed: {message}", job.id)));
+        return Err(Error::job(&job.id, format!("failed: {message}")));
     }
     if !outcome.busy.is_empty() {
-        return Err(Error::Usage(format!(
-            "job {} is running in another process ({}/{}/lock)",
-            job.id,
-            out.display(),
-            job.id
-        )));
+        return Err(Error::job(
+            &job.id,
+            format!(
+                "is running in another process (it holds the lock in {})",
+                dir.display()
+            ),
+        ));
     }
-    let dir = out.join(&job.id);
-    if let Ok(text) = std::fs::read_to_string(dir.join("report.txt")) {
+    if let Some(text) = RunDir::new(&dir).read_report() {
         println!("{text}");
     }
     println!("run directory: {}", dir.display());
@@ -281,59 +220,4 @@ pub fn run(args: RunArgs, quiet: bool) -> Result<ExitCode> {
         tracing::warn!("{w}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The one job `--job` or `--only` names; errors list the candidates.
-fn select<'a>(
-    exp: &Experiment,
-    jobs: &'a [Job],
-    id: Option<&str>,
-    only: &[String],
-) -> Result<&'a Job> {
-    let list = |js: &[&Job]| -> String {
-        js.iter()
-            .take(12)
-            .map(|j| format!("\n  {}  {}", j.id, describe(&j.point)))
-            .collect()
-    };
-    let matching: Vec<&Job> = match id {
-        Some(id) => jobs.iter().filter(|j| j.id.starts_with(id)).collect(),
-        None => {
-            let wanted = only
-                .iter()
-                .map(|a| parse_assignment(a))
-                .collect::<Result<Vec<_>>>()?;
-            for (k, _) in &wanted {
-                if jobs.iter().all(|j| value_of(j, k).is_none()) {
-                    return Err(Error::config(
-                        &exp.file,
-                        k.clone(),
-                        format!("--only {k}: not a key of this experiment's configs"),
-                    ));
-                }
-            }
-            jobs.iter()
-                .filter(|j| {
-                    wanted
-                        .iter()
-                        .all(|(k, v)| value_of(j, k).as_ref() == Some(v))
-                })
-                .collect()
-        }
-    };
-    let what = id.map_or_else(|| only.join(" "), |i| format!("--job {i}"));
-    match matching.as_slice() {
-        [one] => Ok(*one),
-        [] => Err(Error::Usage(format!(
-            "{}: no job matches {what}; the jobs are:{}",
-            exp.file.display(),
-            list(&jobs.iter().collect::<Vec<_>>())
-        ))),
-        many => Err(Error::Usage(format!(
-            "{}: {} jobs match {what}; add --only KEY=VALUE until one does:{}",
-            exp.file.display(),
-            many.len(),
-            list(many)
-        ))),
-    }
 }

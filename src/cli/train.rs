@@ -5,18 +5,20 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+use crate::base::{Error, Result};
 use crate::cache::CacheOptions;
-use crate::config::BackendKind;
-use crate::error::Result;
+use crate::config::{BackendKind, Overrides};
+use crate::experiment::{describe, Experiment};
 use crate::job::{self, JobOptions};
 
 /// `ser train CONFIG`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  ser train experiments/quickstart.toml --out results/one-run\n  (run it again after a kill: it resumes from the last finished epoch)"
+    after_help = "Example:\n  ser train my-config.toml --out results/one-run\n  (run it again after a kill: it resumes from the last finished epoch)\n\nA file with a [grid] of several jobs is an experiment: `ser sweep` runs it, `ser run --job ID` one of its jobs."
 )]
 pub struct TrainArgs {
-    /// Config file ([data] [audio] [features] [split] [model] [train]).
+    /// Config file ([data] [audio] [features] [split] [model] [train]); an experiment file whose
+    /// grid has one job will do.
     config: PathBuf,
     /// Run directory (default: results/train/<config stem>).
     #[arg(long)]
@@ -42,24 +44,33 @@ pub struct TrainArgs {
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
     /// Print a Keras-like table of a config's model: layer, output shape, parameters, total.
-    #[command(after_help = "Example:\n  ser model summary experiments/quickstart.toml")]
+    /// For an experiment file, each distinct model of its grid, labelled by grid point.
+    #[command(after_help = "Example:\n  ser model summary experiments/baseline.toml")]
     Summary {
-        /// Config file ([model], [features] and [audio] are read).
+        /// Config or experiment file ([model], [features], [audio] and [data] are read).
         config: PathBuf,
     },
 }
 
 pub fn train(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
-    let mut cfg = crate::Config::from_file(&args.config)?;
-    if let Some(d) = args.data {
-        cfg.data.path = d;
-    }
-    if let Some(b) = args.backend {
-        cfg.train.backend = b;
-    }
-    if let Some(d) = args.device {
-        cfg.train.device = d;
-    }
+    let exp = Experiment::from_file(&args.config)?;
+    let cfg = match exp.jobs()?.as_slice() {
+        [one] => one.config.clone(),
+        many => {
+            return Err(Error::Usage(format!(
+                "{} is an experiment of {} jobs: run them all with `ser sweep {0}`, or one with \
+                 `ser run {0} --job ID` (`ser sweep {0} --dry-run` lists the ids)",
+                args.config.display(),
+                many.len()
+            )))
+        }
+    };
+    let overrides = Overrides {
+        data: args.data,
+        backend: args.backend,
+        device: args.device,
+    };
+    let cfg = overrides.apply(&cfg);
     let out = args.out.unwrap_or_else(|| {
         let stem = args
             .config
@@ -96,12 +107,15 @@ pub fn train(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
 pub fn model(cmd: ModelCommand) -> Result<ExitCode> {
     match cmd {
         ModelCommand::Summary { config } => {
-            let cfg = crate::Config::from_file(&config)?;
-            let extractor = crate::features::Extractor::new(&cfg.features, cfg.audio.sample_rate)?;
-            let shape = extractor.input_shape(cfg.audio.max_samples);
-            let classes = if cfg.data.include_boredom { 7 } else { 6 };
-            let net = crate::model::NetConfig::from_section(&cfg.model, &shape, classes)?;
-            println!("{}", net.summary()?);
+            for (i, (label, net)) in Experiment::from_file(&config)?.models()?.iter().enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                if !label.is_empty() {
+                    println!("grid point {}", describe(label));
+                }
+                println!("{}", net.summary()?);
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

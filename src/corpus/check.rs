@@ -17,8 +17,8 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::{crema_d, emodb, BOREDOM, EMOTIONS};
+use crate::base::{Error, Result};
 use crate::config::CorpusKind;
-use crate::error::{Error, Result};
 
 /// How many entries of one list the text report shows before summarising the rest.
 const SHOW_AT_MOST: usize = 20;
@@ -144,6 +144,17 @@ impl CheckReport {
     pub fn is_clean(&self) -> bool {
         self.problems() == 0
     }
+}
+
+/// [`check_dir`] with each file's duration read from its header by the audio stage (what
+/// `ser data check` does).
+pub fn check(dir: &Path, kind: CorpusKind, manifest: Option<&Path>) -> Result<CheckReport> {
+    check_dir(dir, kind, manifest, &|p| {
+        crate::audio::probe(p).and_then(|info| {
+            info.seconds
+                .ok_or_else(|| Error::decode(p, "duration unknown"))
+        })
+    })
 }
 
 /// Audits `dir` as a corpus of `kind` (`Synth` is checked as CREMA-D; for `Csv`, `dir` is the
@@ -327,7 +338,7 @@ pub fn read_manifest(path: &Path) -> Result<Vec<ManifestEntry>> {
         if raw.trim().is_empty() {
             continue;
         }
-        let fields = super::csv::parse_record(raw).map_err(|m| bad(line, m))?;
+        let fields = crate::base::csv::parse_record(raw).map_err(|m| bad(line, m))?;
         if entries.is_empty() && seen.is_empty() && fields == ["file", "bytes", "sha256"] {
             continue;
         }

@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use super::{Corpus, Item, EMOTIONS};
+use crate::base::{Error, Result};
 use crate::config::CorpusKind;
-use crate::error::{Error, Result};
 
 /// CREMA-D's twelve sentence codes.
 pub const SENTENCES: [&str; 12] = [

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{Corpus, Item, EMOTIONS};
+use crate::base::csv::parse_record;
+use crate::base::{Error, Result};
 use crate::config::CorpusKind;
-use crate::error::{Error, Result};
 
 /// The file name looked for when the configured path is a folder.
 pub const MANIFEST_NAME: &str = "manifest.csv";
@@ -80,14 +81,7 @@ pub fn read(path: &Path) -> Result<Corpus> {
         });
     }
 
-    let mut labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
-    labels.sort_unstable();
-    labels.dedup();
-    let classes: Vec<String> = if labels.iter().all(|l| EMOTIONS.contains(l)) {
-        super::emotion_classes()
-    } else {
-        labels.iter().map(|l| l.to_string()).collect()
-    };
+    let classes = classes_of_rows(&rows);
     let mut items: Vec<Item> = rows
         .into_iter()
         .map(|r| Item {
@@ -106,6 +100,27 @@ pub fn read(path: &Path) -> Result<Corpus> {
         classes,
         items,
     })
+}
+
+/// The classes of the manifest at `path` (as [`read`] gives them), from its labels alone: the
+/// listed files are not looked at.
+pub fn classes(path: &Path) -> Result<Vec<String>> {
+    let manifest = manifest_path(path);
+    let text = std::fs::read_to_string(&manifest).map_err(|e| Error::io(&manifest, e))?;
+    Ok(classes_of_rows(&parse_manifest(&manifest, &text)?))
+}
+
+/// The distinct labels sorted, or the six CREMA-D emotions when every label is one of them (so
+/// indices match models trained on CREMA-D).
+fn classes_of_rows(rows: &[Row]) -> Vec<String> {
+    let mut labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    if labels.iter().all(|l| EMOTIONS.contains(l)) {
+        super::emotion_classes()
+    } else {
+        labels.iter().map(|l| l.to_string()).collect()
+    }
 }
 
 /// One manifest row.
@@ -187,57 +202,6 @@ fn parse_manifest(manifest: &Path, text: &str) -> Result<Vec<Row>> {
         });
     }
     Ok(rows)
-}
-
-/// Splits one CSV line into fields: comma-separated, surrounding blanks trimmed, fields may be
-/// double-quoted with `""` standing for a quote inside them.
-pub(crate) fn parse_record(line: &str) -> std::result::Result<Vec<String>, String> {
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    let mut fields = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
-            chars.next();
-        }
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => return Err("unterminated quoted field".into()),
-                }
-            }
-            while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
-                chars.next();
-            }
-            match chars.next() {
-                None => {
-                    fields.push(field);
-                    return Ok(fields);
-                }
-                Some(',') => fields.push(field),
-                Some(c) => return Err(format!("unexpected `{c}` after a quoted field")),
-            }
-        } else {
-            loop {
-                match chars.next() {
-                    None => {
-                        fields.push(field.trim_end().to_string());
-                        return Ok(fields);
-                    }
-                    Some(',') => break,
-                    Some(c) => field.push(c),
-                }
-            }
-            fields.push(field.trim_end().to_string());
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use super::{Corpus, Item, BOREDOM, EMOTIONS};
+use crate::base::{Error, Result};
 use crate::config::CorpusKind;
-use crate::error::{Error, Result};
 
 /// EmoDB emotion letters and the CREMA-D code each maps to (`L`, boredom, maps to `BOR`).
 pub const LETTERS: [(char, &str); 7] = [
@@ -96,16 +96,22 @@ fn parse(name: &str) -> std::result::Result<EmodbName<'_>, String> {
     })
 }
 
+/// EmoDB's classes: the six emotions, then [`BOREDOM`] when it is kept.
+pub fn classes(include_boredom: bool) -> Vec<String> {
+    let mut classes = super::emotion_classes();
+    if include_boredom {
+        classes.push(BOREDOM.to_string());
+    }
+    classes
+}
+
 /// Reads an EmoDB directory. Boredom clips are skipped (and counted in a log line) unless
 /// `include_boredom`, which adds them as class `BOR` after the six emotions. Entries that are not
 /// `.wav` files are skipped and logged; a `.wav` whose name does not parse is an error.
 pub fn read_dir(dir: &Path, include_boredom: bool) -> Result<Corpus> {
     let listing = super::list_dir(dir)?;
     super::warn_ignored(dir, &listing.ignored);
-    let mut classes = super::emotion_classes();
-    if include_boredom {
-        classes.push(BOREDOM.to_string());
-    }
+    let classes = classes(include_boredom);
     let mut items = Vec::new();
     let mut bored = 0usize;
     for name in &listing.wavs {

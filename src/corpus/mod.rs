@@ -18,8 +18,8 @@ pub mod synth;
 
 use std::path::{Path, PathBuf};
 
+use crate::base::{Error, Result};
 use crate::config::{CorpusKind, DataConfig};
-use crate::error::{Error, Result};
 
 /// The six CREMA-D emotion codes, alphabetical (the report's `LabelEncoder` order).
 pub const EMOTIONS: [&str; 6] = ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"];
@@ -92,6 +92,17 @@ pub fn open(cfg: &DataConfig) -> Result<Corpus> {
             synth::ensure(&cfg.path, cfg.synth_actors, cfg.synth_seed)?;
             crema_d::read_dir(&cfg.path, CorpusKind::Synth)
         }
+    }
+}
+
+/// The class names a corpus of `cfg` has, without reading its clips: the six [`EMOTIONS`] for
+/// CREMA-D and the synthetic corpus, plus [`BOREDOM`] for EmoDB with `include_boredom`; a CSV
+/// corpus's come from its manifest's labels (the manifest is read).
+pub fn classes_of(cfg: &DataConfig) -> Result<Vec<String>> {
+    match cfg.corpus {
+        CorpusKind::CremaD | CorpusKind::Synth => Ok(emotion_classes()),
+        CorpusKind::Emodb => Ok(emodb::classes(cfg.include_boredom)),
+        CorpusKind::Csv => csv::classes(&cfg.path),
     }
 }
 

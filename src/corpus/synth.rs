@@ -19,14 +19,13 @@
 use std::f64::consts::PI;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::base::{atomic, Error, Result};
 
 /// Sample rate of the generated WAVs (CREMA-D's).
 pub const SAMPLE_RATE: u32 = 16_000;
@@ -236,8 +235,8 @@ pub fn ensure_spec(dir: &Path, spec: &SynthSpec) -> Result<Option<SynthSummary>>
     }
 }
 
-/// Writes the corpus for `spec` into `out`: renders into a temporary sibling directory, writes
-/// the marker last, then renames it into place. An existing synthetic corpus (one with a marker)
+/// Writes the corpus for `spec` into `out`: renders it whole ([`atomic::write_dir`]), the marker
+/// last. An existing synthetic corpus (one with a marker)
 /// or an empty directory at `out` is replaced; any other existing path is an error.
 pub fn generate_spec(out: &Path, spec: &SynthSpec) -> Result<SynthSummary> {
     spec.validate()?;
@@ -255,41 +254,27 @@ pub fn generate_spec(out: &Path, spec: &SynthSpec) -> Result<SynthSummary> {
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-    let tmp = sibling(out, "tmp");
-    remove_dir_if_exists(&tmp)?;
-    fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-
-    let written = write_all(&tmp, spec).and_then(|seconds| {
+    let mut seconds = 0.0;
+    atomic::write_dir(out, |tmp| {
+        seconds = write_all(tmp, spec)?;
         let marker = Marker::for_spec(spec);
         let path = tmp.join(MARKER_FILE);
-        let text = serde_json::to_string_pretty(&marker).map_err(|e| Error::Corpus {
-            path: path.clone(),
-            message: format!("cannot serialize the marker: {e}"),
-        })?;
-        fs::write(&path, text + "\n").map_err(|e| Error::io(&path, e))?;
-        install(&tmp, out)?;
-        Ok(seconds)
-    });
-    match written {
-        Ok(seconds) => {
-            tracing::info!(
-                dir = %out.display(),
-                files = spec.file_count(),
-                audio_seconds = format!("{seconds:.0}"),
-                "generated the synthetic corpus"
-            );
-            Ok(SynthSummary {
-                dir: out.to_path_buf(),
-                files: spec.file_count(),
-                seconds,
-            })
-        }
-        Err(e) => {
-            // Best effort: the error being returned matters more than a leftover temp dir.
-            let _ = fs::remove_dir_all(&tmp);
-            Err(e)
-        }
-    }
+        let text = serde_json::to_string_pretty(&marker)
+            .map_err(|e| Error::format(&path, format!("cannot serialize the marker: {e}")))?;
+        // Last: a corpus is complete when its marker is there.
+        fs::write(&path, text + "\n").map_err(|e| Error::io(&path, e))
+    })?;
+    tracing::info!(
+        dir = %out.display(),
+        files = spec.file_count(),
+        audio_seconds = format!("{seconds:.0}"),
+        "generated the synthetic corpus"
+    );
+    Ok(SynthSummary {
+        dir: out.to_path_buf(),
+        files: spec.file_count(),
+        seconds,
+    })
 }
 
 /// Renders every clip into `dir` in parallel; returns the total audio duration in seconds.
@@ -371,41 +356,6 @@ fn inspect(dir: &Path, spec: &SynthSpec) -> Result<State> {
         }
         Err(e) => Err(Error::io(&marker_path, e)),
     }
-}
-
-/// A hidden sibling of `path` for temporary work, unique to this process and call.
-fn sibling(path: &Path, what: &str) -> PathBuf {
-    static CALLS: AtomicUsize = AtomicUsize::new(0);
-    let call = CALLS.fetch_add(1, Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "synth".to_string());
-    path.with_file_name(format!(".{name}.{what}-{}-{call}", std::process::id()))
-}
-
-fn remove_dir_if_exists(path: &Path) -> Result<()> {
-    match fs::remove_dir_all(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(path, e)),
-    }
-}
-
-/// Moves the finished `tmp` directory to `out`, replacing what is there.
-fn install(tmp: &Path, out: &Path) -> Result<()> {
-    if fs::symlink_metadata(out).is_err() {
-        return fs::rename(tmp, out).map_err(|e| Error::io(out, e));
-    }
-    let old = sibling(out, "old");
-    remove_dir_if_exists(&old)?;
-    fs::rename(out, &old).map_err(|e| Error::io(out, e))?;
-    if let Err(e) = fs::rename(tmp, out) {
-        // Put the previous corpus back so a failed regeneration leaves things as they were.
-        let _ = fs::rename(&old, out);
-        return Err(Error::io(out, e));
-    }
-    remove_dir_if_exists(&old)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,11 +6,16 @@
 //! never predicted has precision 0, one that never occurs has recall 0, and an F1 whose precision
 //! and recall are both 0 is 0. [`Metrics::report_text`] lays the numbers out exactly like
 //! `sklearn.metrics.classification_report` (which both rounds half to even on the exact binary
-//! value, as Rust's formatter does).
+//! value, as Rust's formatter does). [`EpochRecord`] is one epoch's training and validation
+//! loss and accuracy.
+
+mod epoch;
+
+pub use epoch::EpochRecord;
 
 use serde_json::{json, Map, Value};
 
-use crate::error::{Error, Result};
+use crate::base::{csv, Error, Result};
 
 /// Precision, recall, F1 and support of one class.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,21 +66,21 @@ pub struct Metrics {
 pub fn evaluate(y_true: &[usize], y_pred: &[usize], classes: &[String]) -> Result<Metrics> {
     let k = classes.len();
     if y_true.len() != y_pred.len() {
-        return Err(Error::Usage(format!(
+        return Err(Error::Data(format!(
             "evaluate: {} true labels but {} predictions",
             y_true.len(),
             y_pred.len()
         )));
     }
     if y_true.is_empty() || k == 0 {
-        return Err(Error::Usage(
+        return Err(Error::Data(
             "evaluate: nothing to evaluate (no items or no classes)".into(),
         ));
     }
     let mut confusion = vec![vec![0usize; k]; k];
     for (i, (&t, &p)) in y_true.iter().zip(y_pred).enumerate() {
         if t >= k || p >= k {
-            return Err(Error::Usage(format!(
+            return Err(Error::Data(format!(
                 "evaluate: item {i} has label {t} / prediction {p}, but there are only {k} classes"
             )));
         }
@@ -258,11 +263,11 @@ impl Metrics {
         let mut out = String::from("true\\predicted");
         for c in &names {
             out += ",";
-            out += c;
+            out += &csv::field(c);
         }
         out += "\n";
         for (t, name) in names.iter().enumerate() {
-            out += name;
+            out += &csv::field(name);
             for p in 0..names.len() {
                 out += ",";
                 out += &cell(t, p);

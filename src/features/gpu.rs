@@ -17,8 +17,8 @@
 //! filterbank) is computed on the CPU in f64 exactly as the CPU path computes it and uploaded
 //! once, so the kernels differ from the CPU path only by f32 rounding in the sums.
 //!
-//! The device is the one Burn trains on: [`crate::train::wgpu_runtime`] brings wgpu up once per
-//! process through Burn's `init_with_setup` and hands out both Burn's device and the raw
+//! The device is the one Burn trains on: [`crate::base::device::wgpu_runtime`] brings wgpu up
+//! once per process through Burn's `init_with_setup` and hands out both Burn's device and the raw
 //! handles, so features and training share one adapter, one device and one queue.
 //!
 //! The GPU path computes in f32 throughout, which stays within 0.01 dB of librosa only while the
@@ -31,9 +31,9 @@ use std::sync::mpsc;
 use burn::tensor::wgpu::wgpu;
 use wgpu::util::DeviceExt;
 
-use super::{frames, hann_periodic, mel_basis, Dct, Matrix, AMIN};
+use super::{frames, hann_periodic, mel_basis, Dct, FeatureSet, Matrix, AMIN};
+use crate::base::{Error, Result};
 use crate::config::{FeatureConfig, FeatureKind};
-use crate::error::{Error, Result};
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 const FRAMES: &str = include_str!("../../shaders/frames.wgsl");
@@ -131,20 +131,23 @@ impl std::fmt::Debug for GpuExtractor {
 }
 
 fn bad(key: &str, message: impl std::fmt::Display) -> Error {
-    Error::Usage(format!("[features] {key}: {message} (use --backend flex)"))
+    Error::device(
+        "wgpu",
+        format!("the GPU features cannot do features.{key}: {message} (use --backend flex)"),
+    )
 }
 
 fn gpu_error(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Usage(format!("GPU features: {what}: {e}"))
+    Error::device("wgpu", format!("GPU features: {what}: {e}"))
 }
 
 impl GpuExtractor {
     /// Checks `cfg` (as [`Extractor::new`](super::Extractor::new) does, plus the GPU path's own
     /// limits), brings up wgpu adapter `device_index` (0: the best one; see
-    /// [`crate::train::device`]) and compiles the kernels.
+    /// [`crate::base::device::device`]) and compiles the kernels.
     pub fn new(cfg: &FeatureConfig, sample_rate: u32, device_index: usize) -> Result<Self> {
         check_config(cfg, sample_rate)?;
-        let (_, setup) = crate::train::wgpu_runtime(device_index)?;
+        let (_, setup) = crate::base::device::wgpu_runtime(device_index)?;
         Self::on(setup.device, setup.queue, &setup.adapter, cfg, sample_rate)
     }
 
@@ -324,7 +327,7 @@ impl GpuExtractor {
     pub fn extract(&self, signals: &[&[f32]]) -> Result<GpuBatch> {
         let n = signals.first().map_or(0, |s| s.len());
         if let Some((i, s)) = signals.iter().enumerate().find(|(_, s)| s.len() != n) {
-            return Err(Error::Usage(format!(
+            return Err(Error::Data(format!(
                 "GPU features: a batch needs clips of one length (pad them first): clip {i} has \
                  {} samples, clip 0 has {n}",
                 s.len()
@@ -369,6 +372,22 @@ impl GpuExtractor {
                 FeatureKind::MelDb => b.mel_db(i).data,
                 FeatureKind::Mfcc => self.mfcc(&b, i).data,
                 FeatureKind::Energy => frames::energy(signals[i], self.frame_length, self.hop),
+            })
+            .collect())
+    }
+
+    /// Every feature of every signal, as [`Extractor::all`](super::Extractor::all) computes
+    /// them: ZCR, RMS and mel dB from the kernels, MFCCs from the kernels' dB, energy (a sum of
+    /// squares) on the CPU.
+    pub fn all(&self, signals: &[&[f32]]) -> Result<Vec<FeatureSet>> {
+        let b = self.extract(signals)?;
+        Ok((0..b.clips)
+            .map(|i| FeatureSet {
+                zcr: b.zcr(i).to_vec(),
+                rms: b.rms(i).to_vec(),
+                energy: frames::energy(signals[i], self.frame_length, self.hop),
+                mel_db: b.mel_db(i),
+                mfcc: self.mfcc(&b, i),
             })
             .collect())
     }

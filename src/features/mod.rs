@@ -17,10 +17,13 @@
 //!
 //! `tests/parity.rs` checks every value against librosa's own output. With `--features wgpu`,
 //! `gpu::GpuExtractor` computes ZCR, RMS and mel dB of whole batches with the WGSL kernels in
-//! `shaders/` (checked against this extractor by `tests/gpu.rs`).
+//! `shaders/` (checked against this extractor by `tests/gpu.rs`). [`batch`] runs either over many
+//! files (decoded in parallel); [`export`] writes a file's features as `.npy`, librosa's layout.
 
 mod db;
 mod frames;
+pub mod batch;
+pub mod export;
 #[cfg(feature = "wgpu")]
 pub mod gpu;
 mod mel;
@@ -33,8 +36,8 @@ pub use mel::{fft_frequencies, hz_to_mel, mel_basis, mel_frequencies, mel_to_hz}
 pub use mfcc::Dct;
 pub use stft::hann_periodic;
 
+use crate::base::{Error, Result};
 use crate::config::{FeatureConfig, FeatureKind};
-use crate::error::{Error, Result};
 
 /// Row-major 2-D array (rows × cols), e.g. mel bands × frames.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,15 +134,20 @@ impl std::fmt::Debug for Extractor {
     }
 }
 
+/// A feature setting that cannot work; Config::validate names the file before this is reached.
 fn bad(key: &str, message: impl std::fmt::Display) -> Error {
-    Error::Usage(format!("[features] {key}: {message}"))
+    Error::config("(config)", format!("features.{key}"), message.to_string())
 }
 
 impl Extractor {
     /// Checks `cfg` and builds the FFT plan, window, mel filterbank and DCT for `sample_rate`.
     pub fn new(cfg: &FeatureConfig, sample_rate: u32) -> Result<Self> {
         if sample_rate == 0 {
-            return Err(Error::Usage("sample rate must be positive".into()));
+            return Err(Error::config(
+                "(config)",
+                "audio.sample_rate",
+                "must be positive",
+            ));
         }
         let sr = f64::from(sample_rate);
         if cfg.hop_length == 0 {

@@ -7,15 +7,14 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::pool::{MaxPool1d, MaxPool1dConfig};
-use burn::nn::{BatchNorm, Linear, LinearConfig, PaddingConfig1d};
-use burn::tensor::activation::relu;
+use burn::nn::{BatchNorm, Linear, PaddingConfig1d};
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::summary::{Summary, SummaryRow};
 use super::{glorot_uniform, keras_batch_norm, pool_len, zeros};
+use crate::base::{Error, Result};
 use crate::config::PoolPadding;
-use crate::error::{Error, Result};
 
 /// Configuration of [`Cnn1d`]. `new(input_len, n_classes, filters)`; the rest defaults to the
 /// report's values.
@@ -114,18 +113,7 @@ impl Cnn1dConfig {
             cin = f;
         }
         let flat = len * cin;
-        rows.push(SummaryRow::new("flatten (Flatten)", vec![flat], 0));
-        rows.push(SummaryRow::new(
-            "dense (Dense)",
-            vec![self.dense],
-            flat * self.dense + self.dense,
-        ));
-        rows.push(SummaryRow::new("dropout (Dropout)", vec![self.dense], 0));
-        rows.push(SummaryRow::new(
-            "dense_1 (Dense)",
-            vec![self.n_classes],
-            self.dense * self.n_classes + self.n_classes,
-        ));
+        rows.extend(super::head::summary_rows(flat, self.dense, self.n_classes));
         Ok(Summary::new("cnn1d", vec![self.input_len, 1], rows))
     }
 
@@ -149,18 +137,7 @@ impl Cnn1dConfig {
             cin = f;
         }
         let flat = lengths.last().copied().unwrap_or(self.input_len) * cin;
-        let mut hidden = LinearConfig::new(flat, self.dense).init(device);
-        hidden.weight = glorot_uniform([flat, self.dense], flat, self.dense, rng, device);
-        hidden.bias = Some(zeros(self.dense, device));
-        let mut output = LinearConfig::new(self.dense, self.n_classes).init(device);
-        output.weight = glorot_uniform(
-            [self.dense, self.n_classes],
-            self.dense,
-            self.n_classes,
-            rng,
-            device,
-        );
-        output.bias = Some(zeros(self.n_classes, device));
+        let (hidden, output) = super::head::init(flat, self.dense, self.n_classes, rng, device);
         let padding = match self.pool_padding {
             PoolPadding::Valid => PaddingConfig1d::Valid,
             PoolPadding::Same => PaddingConfig1d::Same,
@@ -203,10 +180,6 @@ impl Cnn1d {
         }
         // Channel-major flatten ([channels, length]); Keras' is length-major (see module doc).
         let flat: Tensor<2> = h.flatten(1, 2);
-        let mut z = relu(self.hidden.forward(flat));
-        if let Some(mask) = dropout_mask {
-            z = z * mask;
-        }
-        self.output.forward(z)
+        super::head::forward(&self.hidden, &self.output, flat, dropout_mask)
     }
 }

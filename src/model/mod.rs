@@ -22,11 +22,14 @@
 
 mod cnn1d;
 mod cnn2d;
+mod fit;
+mod head;
 pub mod ops;
 mod summary;
 
 pub use cnn1d::{Cnn1d, Cnn1dConfig};
 pub use cnn2d::{Cnn2d, Cnn2dConfig};
+pub use fit::{batch_that_fits, check_batch_fits};
 pub use summary::{thousands, Summary, SummaryRow};
 
 use burn::config::Config;
@@ -37,8 +40,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::base::{Error, Result};
 use crate::config::{ModelConfig, ModelKind, PoolPadding};
-use crate::error::{Error, Result};
 
 /// Either network's configuration: what `model.json` in a run directory holds.
 #[derive(Config, Debug)]
@@ -72,29 +75,30 @@ impl NetConfig {
                 "a classifier needs at least 2 classes, got {n_classes}"
             )));
         }
-        let config = match (section.kind, input_shape) {
-            (ModelKind::Cnn1d, &[len]) => NetConfig::Cnn1d(
-                Cnn1dConfig::new(len, n_classes, section.filters.clone())
+        // The settings both networks take from `[model]`, on either's config.
+        macro_rules! from_section {
+            ($config:expr) => {
+                $config
                     .with_kernel(section.kernel)
                     .with_pool_size(section.pool_size())
                     .with_pool_stride(section.pool.stride)
                     .with_pool_padding(section.pool.padding)
                     .with_dense(section.dense)
                     .with_dropout(section.dropout)
-                    .with_batch_norm(section.batch_norm),
-            ),
-            (ModelKind::Cnn2d, &[rows, cols]) => NetConfig::Cnn2d(
-                Cnn2dConfig::new([rows, cols], n_classes, section.filters.clone())
-                    .with_kernel(section.kernel)
-                    .with_pool_size(section.pool_size())
-                    .with_pool_stride(section.pool.stride)
-                    .with_pool_padding(section.pool.padding)
-                    .with_dense(section.dense)
-                    .with_dropout(section.dropout)
-                    .with_batch_norm(section.batch_norm),
-            ),
-            (kind, shape) => {
-                return Err(Error::Model(format!(
+                    .with_batch_norm(section.batch_norm)
+            };
+        }
+        let filters = section.filters.clone();
+        let config =
+            match (section.kind, input_shape) {
+                (ModelKind::Cnn1d, &[len]) => {
+                    NetConfig::Cnn1d(from_section!(Cnn1dConfig::new(len, n_classes, filters)))
+                }
+                (ModelKind::Cnn2d, &[rows, cols]) => NetConfig::Cnn2d(from_section!(
+                    Cnn2dConfig::new([rows, cols], n_classes, filters)
+                )),
+                (kind, shape) => {
+                    return Err(Error::Model(format!(
                     "{kind} takes {} per clip, but the features are {shape:?}: use {} (model.kind)",
                     if kind == ModelKind::Cnn1d {
                         "a vector [len]"
@@ -103,10 +107,17 @@ impl NetConfig {
                     },
                     if shape.len() == 2 { "cnn2d" } else { "cnn1d" }
                 )))
-            }
-        };
+                }
+            };
         config.check()?;
         Ok(config)
+    }
+
+    /// Checks that `section` builds a network for inputs of `input_shape`, whatever the number
+    /// of classes: that only sizes the output layer, so it cannot make a shape collapse (an
+    /// experiment's grid is checked this way before its corpus is read).
+    pub fn check_section(section: &ModelConfig, input_shape: &[usize]) -> Result<()> {
+        Self::from_section(section, input_shape, 2).map(|_| ())
     }
 
     /// Checks that every layer keeps a non-empty output for this input.

@@ -8,8 +8,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{bounds, colour_bar, magma, series_color, DrawResult, FONT};
-use crate::error::Result;
-use crate::features::{hz_to_mel, mel_to_hz, Matrix};
+use crate::audio::Loader;
+use crate::base::Result;
+use crate::config::{AudioConfig, FeatureConfig};
+use crate::features::{hz_to_mel, mel_to_hz, Extractor, Matrix};
 
 /// Everything the figure shows, computed by the caller from one clip.
 #[derive(Debug, Clone)]
@@ -36,6 +38,46 @@ pub struct AudioFigure<'a> {
 /// Writes the figure to `path` (`.png` or `.svg`).
 pub fn write(path: &Path, fig: &AudioFigure<'_>) -> Result<()> {
     crate::figure!(path, (1100, 1000), |area| draw(&area, fig))
+}
+
+/// Draws the figure of the audio file `file` to `out` (`ser plot audio`): the clip as loaded
+/// (decoded and resampled, at its own length), or with `model_input` the padded or truncated
+/// clip the models see.
+pub fn write_for_file(
+    file: &Path,
+    audio: &AudioConfig,
+    features: &FeatureConfig,
+    model_input: bool,
+    out: &Path,
+) -> Result<()> {
+    let mut clip = Loader::new(audio).load(file)?;
+    if !model_input {
+        // The clip as loaded: the same decode and resampling, fitted to its own length.
+        let mut natural = audio.clone();
+        natural.max_samples = clip.loaded_len.max(1);
+        clip = Loader::new(&natural).load(file)?;
+    }
+    let set = Extractor::new(features, audio.sample_rate)?.all(&clip.signal);
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "clip".into());
+    let fig = AudioFigure {
+        title: if model_input {
+            format!("{name} (model input: {} samples)", clip.signal.len())
+        } else {
+            name
+        },
+        sample_rate: audio.sample_rate,
+        hop: features.hop_length,
+        signal: &clip.signal,
+        zcr: &set.zcr,
+        rms: &set.rms,
+        mel_db: &set.mel_db,
+        fmin: features.fmin,
+        fmax: features.fmax.unwrap_or(audio.sample_rate as f64 / 2.0),
+    };
+    write(out, &fig)
 }
 
 /// Draws the figure on `area`.

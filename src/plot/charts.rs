@@ -12,7 +12,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{bounds, series_color, DrawResult, FONT};
-use crate::error::Result;
+use crate::base::Result;
 
 /// One grid point of a bar chart: its label and one value per metric.
 #[derive(Debug, Clone, PartialEq)]

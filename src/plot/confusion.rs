@@ -10,7 +10,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{blues, colour_bar, DrawResult, FONT};
-use crate::error::Result;
+use crate::base::Result;
 use crate::eval::Metrics;
 
 /// Writes the confusion heat map of `metrics` to `path` (`.png` or `.svg`), titled `title`.

@@ -7,8 +7,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{bounds, series_color, DrawResult, FONT};
-use crate::error::Result;
-use crate::train::EpochRecord;
+use crate::base::Result;
+use crate::eval::EpochRecord;
 
 /// Reads one number off an epoch.
 type Value = fn(&EpochRecord) -> f64;

@@ -6,7 +6,7 @@
 //! with plotters' `ab_glyph` backend), so charts come out the same on a headless machine with no
 //! system fonts and no fontconfig.
 //!
-//! Each figure is a function from plain data to a drawing on any plotters backend; [`render`]
+//! Each figure is a function from plain data to a drawing on any plotters backend; [`write_with`]
 //! picks the backend from the path and writes through a temporary file, so a chart on disk is
 //! always complete.
 
@@ -20,7 +20,7 @@ use std::sync::Once;
 
 use plotters::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::base::{atomic, Error, Result};
 
 /// The font family every chart uses.
 pub const FONT: &str = "sans-serif";
@@ -49,7 +49,8 @@ pub enum Kind {
 }
 
 /// Runs `draw` on a temporary file beside `path` (same extension, so the bitmap encoder picks
-/// the format) and renames it into place. Used through [`figure!`](crate::figure).
+/// the format) and renames it into place ([`atomic::write_with`]). Used through
+/// [`figure!`](crate::figure).
 pub fn write_with(path: &Path, draw: impl FnOnce(&Path, Kind) -> DrawResult) -> Result<()> {
     register_font();
     let ext = path
@@ -69,16 +70,12 @@ pub fn write_with(path: &Path, draw: impl FnOnce(&Path, Kind) -> DrawResult) -> 
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("chart");
-    let tmp = path.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
-    draw(&tmp, kind).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::Plot {
+    atomic::write_with(path, |tmp| {
+        draw(tmp, kind).map_err(|e| Error::Plot {
             path: path.to_path_buf(),
             message: e.to_string(),
-        }
-    })?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        })
+    })
 }
 
 /// Linear interpolation through `stops` (RGB at evenly spaced positions) at `t` in 0..=1.

@@ -6,73 +6,35 @@
 //! warning naming the file; the rest of the report is drawn as usual.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
+use super::summary::{JobResult, Stat, Summary};
 use super::table::{table_keys, table_title, TableCharts};
-use super::{Stat, Summary};
+use crate::experiment::show;
 use crate::plot::charts::{write_bars, write_lines, BarGroup, Curve};
-use crate::runner::grid::show;
-use crate::runner::JobState;
+use crate::rundir::{JobState, RunDir};
 
 /// The metrics of the bar chart: name in `metrics.json`, legend label.
 const BAR_METRICS: [(&str, &str); 2] =
     [("accuracy", "accuracy"), ("f1_macro", "F-score (macro F1)")];
 
-/// The history file of a run directory.
-pub const HISTORY_FILE: &str = "history.csv";
-
-/// `(epoch, val_accuracy)` per line of a `history.csv`, found by column name; an error says
-/// which file and what is wrong with it.
-pub fn read_history(path: &Path) -> std::result::Result<Vec<(usize, f64)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("{}: missing", path.display()),
-        _ => format!("{}: unreadable: {e}", path.display()),
-    })?;
-    let mut lines = text.lines().enumerate();
-    let header: Vec<&str> = lines
-        .next()
-        .map(|(_, h)| h.split(',').map(str::trim).collect())
-        .unwrap_or_default();
-    let col = |name: &str| {
-        header.iter().position(|h| *h == name).ok_or_else(|| {
-            format!(
-                "{}: no `{name}` column (header `{}`)",
-                path.display(),
-                header.join(",")
-            )
-        })
-    };
-    let (e_col, v_col) = (col("epoch")?, col("val_accuracy")?);
-    let mut out = Vec::new();
-    for (i, line) in lines.filter(|(_, l)| !l.trim().is_empty()) {
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        let bad = || {
-            format!(
-                "{}: line {}: not an epoch record: `{line}`",
-                path.display(),
-                i + 1
-            )
-        };
-        let epoch: usize = cells
-            .get(e_col)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(bad)?;
-        let value: f64 = cells
-            .get(v_col)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(bad)?;
+/// `(epoch, val_accuracy)` of every epoch of a run that has one; an error names the file and
+/// what is wrong with it.
+fn val_accuracy(run: &RunDir) -> std::result::Result<Vec<(usize, f64)>, String> {
+    let points: Vec<(usize, f64)> = run
+        .read_history()
+        .map_err(|e| e.to_string())?
+        .into_iter()
         // A NaN validation accuracy (no validation part) has no place on the chart.
-        if value.is_finite() {
-            out.push((epoch, value));
-        }
-    }
-    if out.is_empty() {
+        .filter(|r| r.val_accuracy.is_finite())
+        .map(|r| (r.epoch, r.val_accuracy))
+        .collect();
+    if points.is_empty() {
         return Err(format!(
-            "{}: no epochs with a validation accuracy",
-            path.display()
+            "{}: no epoch has a val_accuracy",
+            run.history_file().display()
         ));
     }
-    Ok(out)
+    Ok(points)
 }
 
 /// Mean value per epoch over `runs` (each epoch over the runs that reached it: early stopping
@@ -122,7 +84,6 @@ pub fn write(s: &Summary) -> (Vec<TableCharts>, Vec<String>) {
     let mut warnings = Vec::new();
     let mut charts = Vec::new();
     let mut used: Vec<String> = Vec::new();
-    let x_desc = l.rows.join(", ");
     for t in table_keys(s) {
         let suffix = if l.tables_by.is_empty() {
             String::new()
@@ -135,81 +96,94 @@ pub fn write(s: &Summary) -> (Vec<TableCharts>, Vec<String>) {
             used.push(base.clone());
             base
         };
-        let of = if l.tables_by.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", table_title(&l.tables_by, t))
-        };
-        let mut groups = Vec::new();
-        let mut curves = Vec::new();
-        for r in s.rows.iter().filter(|r| &r.table == t) {
-            let label = if r.label.is_empty() {
-                s.name.clone()
-            } else {
-                r.label.iter().map(show).collect::<Vec<_>>().join(", ")
-            };
-            let done: Vec<&super::JobResult> = r
-                .runs
-                .iter()
-                .map(|&i| &s.jobs[i])
-                .filter(|j| j.state == JobState::Done)
-                .collect();
-            let values: Vec<(f64, Option<f64>)> = BAR_METRICS
-                .iter()
-                .map(|(m, _)| {
-                    let v: Vec<f64> = done
-                        .iter()
-                        .filter_map(|j| j.metrics.get(*m).copied())
-                        .collect();
-                    Stat::of(&v).map_or((f64::NAN, None), |st| (st.mean, st.std))
-                })
-                .collect();
-            if values.iter().any(|v| v.0.is_finite()) {
-                groups.push(BarGroup {
-                    label: label.clone(),
-                    values,
-                });
-            }
-            let mut runs = Vec::new();
-            for j in &done {
-                match read_history(&s.dir.join(&j.job.id).join(HISTORY_FILE)) {
-                    Ok(h) => runs.push(h),
-                    Err(e) => warnings.push(format!(
-                        "{e}: run left out of the validation-accuracy chart"
-                    )),
-                }
-            }
-            if !runs.is_empty() {
-                curves.push(Curve {
-                    label: format!("{label} (n = {})", runs.len()),
-                    points: mean_curve(&runs),
-                });
-            }
-        }
-        let mut drawn = TableCharts {
-            table: t.clone(),
-            ..TableCharts::default()
-        };
-        if !groups.is_empty() {
-            let file = format!("bars{suffix}.png");
-            let metrics: Vec<String> = BAR_METRICS.iter().map(|m| m.1.to_string()).collect();
-            let title = format!("Accuracy and F-score by grid point{of}");
-            match write_bars(&s.dir.join(&file), &title, &x_desc, &metrics, &groups) {
-                Ok(()) => drawn.bars = Some(file),
-                Err(e) => warnings.push(format!("bar chart not drawn: {e}")),
-            }
-        }
-        if !curves.is_empty() {
-            let file = format!("val_accuracy{suffix}.png");
-            let title = format!("Validation accuracy by epoch, mean over seeds{of}");
-            match write_lines(&s.dir.join(&file), &title, "validation accuracy", &curves) {
-                Ok(()) => drawn.val_accuracy = Some(file),
-                Err(e) => warnings.push(format!("validation-accuracy chart not drawn: {e}")),
-            }
-        }
-        charts.push(drawn);
+        charts.push(table_charts(s, t, &suffix, &mut warnings));
     }
     (charts, warnings)
+}
+
+/// The bar and line charts of the table of `s` whose `tables_by` values are `t`, into files
+/// ending in `suffix`.
+fn table_charts(
+    s: &Summary,
+    t: &[toml::Value],
+    suffix: &str,
+    warnings: &mut Vec<String>,
+) -> TableCharts {
+    let l = &s.layout;
+    let of = if l.tables_by.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", table_title(&l.tables_by, t))
+    };
+    let mut groups = Vec::new();
+    let mut curves = Vec::new();
+    for r in s.rows.iter().filter(|r| r.table == t) {
+        let label = if r.label.is_empty() {
+            s.name.clone()
+        } else {
+            r.label.iter().map(show).collect::<Vec<_>>().join(", ")
+        };
+        let done: Vec<&JobResult> = r
+            .runs
+            .iter()
+            .map(|&i| &s.jobs[i])
+            .filter(|j| j.state == JobState::Done)
+            .collect();
+        let values: Vec<(f64, Option<f64>)> = BAR_METRICS
+            .iter()
+            .map(|(m, _)| {
+                let v: Vec<f64> = done
+                    .iter()
+                    .filter_map(|j| j.metrics.get(*m).copied())
+                    .collect();
+                Stat::of(&v).map_or((f64::NAN, None), |st| (st.mean, st.std))
+            })
+            .collect();
+        if values.iter().any(|v| v.0.is_finite()) {
+            groups.push(BarGroup {
+                label: label.clone(),
+                values,
+            });
+        }
+        let mut runs = Vec::new();
+        for j in &done {
+            match val_accuracy(&RunDir::new(s.dir.join(&j.job.id))) {
+                Ok(h) => runs.push(h),
+                Err(e) => warnings.push(format!(
+                    "{e}: run left out of the validation-accuracy chart"
+                )),
+            }
+        }
+        if !runs.is_empty() {
+            curves.push(Curve {
+                label: format!("{label} (n = {})", runs.len()),
+                points: mean_curve(&runs),
+            });
+        }
+    }
+    let mut drawn = TableCharts {
+        table: t.to_vec(),
+        ..TableCharts::default()
+    };
+    if !groups.is_empty() {
+        let file = format!("bars{suffix}.png");
+        let metrics: Vec<String> = BAR_METRICS.iter().map(|m| m.1.to_string()).collect();
+        let title = format!("Accuracy and F-score by grid point{of}");
+        let x_desc = l.rows.join(", ");
+        match write_bars(&s.dir.join(&file), &title, &x_desc, &metrics, &groups) {
+            Ok(()) => drawn.bars = Some(file),
+            Err(e) => warnings.push(format!("bar chart not drawn: {e}")),
+        }
+    }
+    if !curves.is_empty() {
+        let file = format!("val_accuracy{suffix}.png");
+        let title = format!("Validation accuracy by epoch, mean over seeds{of}");
+        match write_lines(&s.dir.join(&file), &title, "validation accuracy", &curves) {
+            Ok(()) => drawn.val_accuracy = Some(file),
+            Err(e) => warnings.push(format!("validation-accuracy chart not drawn: {e}")),
+        }
+    }
+    drawn
 }
 
 #[cfg(test)]
@@ -217,26 +191,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn history_by_column_name_and_clear_errors() {
+    fn val_accuracy_leaves_out_epochs_without_one_and_says_what_is_wrong() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("history.csv");
+        let run = RunDir::new(dir.path());
         std::fs::write(
-            &p,
-            "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n1,1.0,0.3,1.1,0.25,0.1\n2,0.9,0.4,1.0,0.5,0.1\n",
+            run.history_file(),
+            "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n1,1.0,0.3,1.1,NaN,0.1\n2,0.9,0.4,1.0,0.5,0.1\n",
         )
         .unwrap();
-        assert_eq!(read_history(&p).unwrap(), [(1, 0.25), (2, 0.5)]);
-        std::fs::write(&p, "epoch,loss\n1,1.0\n").unwrap();
-        let e = read_history(&p).unwrap_err();
+        assert_eq!(val_accuracy(&run).unwrap(), [(2, 0.5)]);
+        std::fs::write(run.history_file(), "epoch,loss\n1,1.0\n").unwrap();
+        let e = val_accuracy(&run).unwrap_err();
         assert!(
             e.contains("history.csv") && e.contains("val_accuracy"),
             "{e}"
         );
-        std::fs::write(&p, "epoch,val_accuracy\n1,0.5\n2,x\n").unwrap();
-        let e = read_history(&p).unwrap_err();
+        std::fs::write(run.history_file(), "epoch,val_accuracy\n1,0.5\n2,x\n").unwrap();
+        let e = val_accuracy(&run).unwrap_err();
         assert!(e.contains("line 3"), "{e}");
-        let e = read_history(&dir.path().join("nope.csv")).unwrap_err();
-        assert!(e.contains("nope.csv: missing"), "{e}");
+        let e = val_accuracy(&RunDir::new(dir.path().join("nope"))).unwrap_err();
+        assert!(e.contains("history.csv: missing"), "{e}");
     }
 
     #[test]

@@ -9,13 +9,10 @@ use std::path::Path;
 
 use base64::Engine;
 
+use super::summary::Summary;
 use super::table::{table_keys, table_title, Block};
-use super::Summary;
-use crate::runner::grid::{describe, show};
-use crate::runner::JobState;
-
-/// A run's confusion-matrix picture (written by `ser train` / `ser sweep`).
-pub const CONFUSION_FILE: &str = "confusion.png";
+use crate::experiment::{describe, show};
+use crate::rundir::{JobState, RunDir};
 
 /// Text as HTML: the five characters with meaning in markup (text and attribute values).
 pub fn escape(text: &str) -> String {
@@ -199,7 +196,7 @@ fn confusion_section(s: &Summary, warnings: &mut Vec<String>) -> String {
                 let caption = format!("{}<br><code>{}</code>", escape(&point), escape(&j.id));
                 let alt = format!("Confusion matrix of {point}");
                 out += &figure(
-                    &s.dir.join(&j.id).join(CONFUSION_FILE),
+                    &RunDir::new(s.dir.join(&j.id)).confusion_png(),
                     &alt,
                     &caption,
                     warnings,

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use toml::Value;
 
-use super::{Row, Stat, Summary, METRICS};
-use crate::runner::grid::{describe, show, value_of};
-use crate::runner::JobState;
+use super::summary::{Row, Stat, Summary};
+use crate::base::csv::field as csv_field;
+use crate::experiment::{describe, show, value_of, METRICS};
+use crate::rundir::JobState;
 
 /// Column head and decimals of a metric.
 fn metric_info(name: &str) -> (&'static str, usize) {
@@ -313,14 +314,6 @@ pub(crate) fn table_keys(s: &Summary) -> Vec<&Vec<Value>> {
         }
     }
     tables
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 fn num(x: Option<f64>) -> String {

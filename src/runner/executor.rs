@@ -15,11 +15,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::grid::{Experiment, Job};
-use super::state::{self, JobLock, JobState};
-use super::{Overrides, Trainer, EXPERIMENT_FILE};
-use crate::config::Config;
-use crate::error::{panic_message, Error, Result};
+use super::Trainer;
+use crate::base::device::{self, BackendKind};
+use crate::base::error::catch_panic;
+use crate::base::{progress, Error, Result};
+use crate::config::{Config, Overrides};
+use crate::experiment::{Experiment, Job};
+use crate::rundir::{JobState, RunDir};
 
 /// How to run a set of jobs.
 #[derive(Debug, Clone)]
@@ -90,8 +92,7 @@ pub fn sweep(
     trainer: &dyn Trainer,
     opts: &SweepOptions,
 ) -> Result<SweepOutcome> {
-    std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
-    crate::train::checkpoint::write_atomic(&opts.out.join(EXPERIMENT_FILE), exp.text.as_bytes())?;
+    exp.write_copy(&opts.out)?;
     run_jobs(jobs, trainer, opts)
 }
 
@@ -102,9 +103,44 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
         total: jobs.len(),
         ..SweepOutcome::default()
     };
+    let todo = to_run(jobs, opts, &mut outcome);
+    if todo.is_empty() {
+        outcome.seconds = started.elapsed().as_secs_f64();
+        return Ok(outcome);
+    }
+    tracing::info!(
+        "{} of {} jobs to run ({} done before), {} at a time",
+        todo.len(),
+        jobs.len(),
+        outcome.already_done,
+        opts.jobs.max(1)
+    );
+    let configs: Vec<Config> = todo
+        .iter()
+        .map(|j| opts.overrides.apply(&j.config))
+        .collect();
+    check_devices(&configs)?;
+    let prepared = prepare_features(&configs, trainer);
+    let results = run_in_parallel(&todo, &configs, &prepared, trainer, opts)?;
+    for (i, ran) in results {
+        let id = todo[i].id.clone();
+        match ran {
+            Ran::Done => outcome.ran.push(id),
+            Ran::AlreadyDone => outcome.already_done += 1,
+            Ran::Failed(m) => outcome.failed.push((id, m)),
+            Ran::Busy => outcome.busy.push(id),
+        }
+    }
+    outcome.seconds = started.elapsed().as_secs_f64();
+    Ok(outcome)
+}
+
+/// The jobs to run now, in grid order: those not done (all with `force`), at most `limit`;
+/// counts the rest in `outcome`.
+fn to_run<'a>(jobs: &'a [Job], opts: &SweepOptions, outcome: &mut SweepOutcome) -> Vec<&'a Job> {
     let mut todo: Vec<&Job> = Vec::new();
     for job in jobs {
-        let done = JobState::of(&opts.out.join(&job.id)) == JobState::Done;
+        let done = RunDir::new(opts.out.join(&job.id)).is_done();
         if done && !opts.force {
             outcome.already_done += 1;
         } else {
@@ -117,36 +153,28 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
             todo.truncate(limit);
         }
     }
-    if todo.is_empty() {
-        outcome.seconds = started.elapsed().as_secs_f64();
-        return Ok(outcome);
-    }
-    tracing::info!(
-        "{} of {} jobs to run ({} done before), {} at a time",
-        todo.len(),
-        jobs.len(),
-        outcome.already_done,
-        opts.jobs.max(1)
-    );
+    todo
+}
 
-    let configs: Vec<Config> = todo
-        .iter()
-        .map(|j| opts.overrides.apply(&j.config))
-        .collect();
-    // A backend this build or machine lacks fails every job: say so once, before anything (a
-    // forced rerun would otherwise have emptied done jobs first).
-    let mut devices: Vec<(crate::config::BackendKind, usize)> = Vec::new();
-    for c in &configs {
+/// A backend this build or machine lacks fails every job: say so once, before anything (a
+/// forced rerun would otherwise have emptied done jobs first).
+fn check_devices(configs: &[Config]) -> Result<()> {
+    let mut devices: Vec<(BackendKind, usize)> = Vec::new();
+    for c in configs {
         let d = (c.train.backend, c.train.device);
         if !devices.contains(&d) {
-            crate::train::device(d.0, d.1)?;
+            device::device(d.0, d.1)?;
             devices.push(d);
         }
     }
+    Ok(())
+}
 
-    // Features once per distinct (corpus, audio, features), before any job runs.
+/// Features once per distinct (corpus, audio, features), before any job runs; per feature set,
+/// the error of a preparation that failed (it fails the jobs that need it).
+fn prepare_features(configs: &[Config], trainer: &dyn Trainer) -> BTreeMap<String, Option<String>> {
     let mut prepared: BTreeMap<String, Option<String>> = BTreeMap::new();
-    for config in &configs {
+    for config in configs {
         let key = feature_key(config);
         if prepared.contains_key(&key) {
             continue;
@@ -157,7 +185,18 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
         }
         prepared.insert(key, result);
     }
+    prepared
+}
 
+/// Runs `todo` on `opts.jobs` threads taking jobs in order, behind the sweep's bar; what happened
+/// to each, by index into `todo`, in order.
+fn run_in_parallel(
+    todo: &[&Job],
+    configs: &[Config],
+    prepared: &BTreeMap<String, Option<String>>,
+    trainer: &dyn Trainer,
+    opts: &SweepOptions,
+) -> Result<Vec<(usize, Ran)>> {
     let pb = (!opts.quiet).then(|| jobs_bar(todo.len()));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Ran)>> = Mutex::new(Vec::new());
@@ -188,17 +227,12 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
     };
     // With `threads`, each job thread runs its jobs inside a pool of its own, so N jobs × T
     // threads never oversubscribe the cores (all tensor and GEMM work goes to the current pool).
-    let pool = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| Error::Usage(format!("cannot start {threads} threads per job: {e}")))
-    };
+    let threads = opts.jobs.clamp(1, todo.len());
     let pools = match opts.threads {
-        Some(t) => (0..opts.jobs.clamp(1, todo.len()))
-            .map(|_| pool(t.max(1)).map(Some))
+        Some(t) => (0..threads)
+            .map(|_| job_pool(t.max(1)).map(Some))
             .collect::<Result<Vec<_>>>()?,
-        None => (0..opts.jobs.clamp(1, todo.len())).map(|_| None).collect(),
+        None => (0..threads).map(|_| None).collect(),
     };
     std::thread::scope(|s| {
         for p in &pools {
@@ -213,23 +247,26 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
     }
     let mut results = results.into_inner().unwrap_or_default();
     results.sort_by_key(|(i, _)| *i);
-    for (i, ran) in results {
-        let id = todo[i].id.clone();
-        match ran {
-            Ran::Done => outcome.ran.push(id),
-            Ran::AlreadyDone => outcome.already_done += 1,
-            Ran::Failed(m) => outcome.failed.push((id, m)),
-            Ran::Busy => outcome.busy.push(id),
-        }
-    }
-    outcome.seconds = started.elapsed().as_secs_f64();
-    Ok(outcome)
+    Ok(results)
+}
+
+/// A rayon pool of `threads` threads for one job thread's tensor work.
+fn job_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| {
+            Error::device(
+                "flex",
+                format!("cannot start {threads} threads per job: {e}"),
+            )
+        })
 }
 
 /// The overall bar: jobs done / total and elapsed time; the estimated time left once a job has
 /// finished (before that there is no rate to estimate from).
 fn jobs_bar(len: usize) -> indicatif::ProgressBar {
-    let pb = crate::progress::bar(len as u64, "");
+    let pb = progress::bar(len as u64, "");
     pb.set_style(jobs_style(false));
     pb.set_prefix("sweep");
     pb
@@ -266,7 +303,8 @@ fn run_one(
     opts: &SweepOptions,
 ) -> Ran {
     let dir = opts.out.join(&job.id);
-    let lock = match JobLock::acquire(&dir) {
+    let run = RunDir::new(&dir);
+    let lock = match run.lock() {
         Ok(Some(lock)) => lock,
         Ok(None) => {
             tracing::warn!("{}: running in another process, left to it", job.id);
@@ -274,26 +312,30 @@ fn run_one(
         }
         Err(e) => return Ran::Failed(e.to_string()),
     };
-    let result = (|| -> Result<Ran> {
-        if JobState::of(&dir) == JobState::Done {
+    // The message recorded in error.txt and the sweep's summary: the job's own error, a panic,
+    // or its features' failure.
+    let result = (|| -> std::result::Result<Ran, String> {
+        if run.state() == JobState::Done {
             if !opts.force {
                 return Ok(Ran::AlreadyDone);
             }
-            state::clear(&dir)?;
+            run.clear().map_err(|e| e.to_string())?;
         }
-        let _ = std::fs::remove_file(dir.join(state::ERROR_FILE));
+        run.remove_error().map_err(|e| e.to_string())?;
         if let Some(e) = prep_error {
-            return Err(Error::Usage(format!("preparing the features failed: {e}")));
+            return Err(format!("preparing the features failed: {e}"));
         }
-        catch_panic(|| trainer.run(&job.id, config, &dir))?;
-        Ok(Ran::Done)
+        match catch_panic(|| trainer.run(&job.id, config, &dir)) {
+            Ok(Ok(())) => Ok(Ran::Done),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(what) => Err(format!("panicked: {what}")),
+        }
     })();
     let ran = match result {
         Ok(r) => r,
-        Err(e) => {
-            let message = e.to_string();
+        Err(message) => {
             tracing::error!("{} failed: {message}", job.id);
-            if let Err(w) = state::record_failure(&dir, &message) {
+            if let Err(w) = run.write_error(&message) {
                 tracing::error!("{w}");
             }
             Ran::Failed(message)
@@ -301,14 +343,6 @@ fn run_one(
     };
     drop(lock);
     ran
-}
-
-/// Runs `f`, turning a panic (a bug, or a backend that gave up) into an error.
-fn catch_panic(f: impl FnOnce() -> Result<()>) -> Result<()> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
-        let what = panic_message(&*payload).unwrap_or_else(|| "unknown panic".into());
-        Err(Error::Usage(format!("panicked: {what}")))
-    })
 }
 
 /// What decides a job's features: corpus, audio and feature sections.
@@ -339,15 +373,14 @@ mod tests {
         fn run(&self, _id: &str, config: &Config, dir: &Path) -> Result<()> {
             self.ran.fetch_add(1, Ordering::SeqCst);
             if self.fail.contains(&config.train.seed) {
-                return Err(Error::Usage(format!(
-                    "seed {} is cursed",
-                    config.train.seed
-                )));
+                return Err(Error::Data(format!("seed {} is cursed", config.train.seed)));
             }
             if config.train.seed == 99 {
                 panic!("a bug");
             }
-            std::fs::write(dir.join("metrics.json"), "{}").map_err(|e| Error::io(dir, e))
+            let classes = ["a".to_string(), "b".to_string()];
+            let metrics = crate::eval::evaluate(&[0, 1], &[0, 1], &classes)?;
+            RunDir::new(dir).write_metrics(&metrics, serde_json::json!({}))
         }
     }
 
@@ -386,7 +419,9 @@ mod tests {
         let first = sweep(&exp, &jobs, &m, &opts).unwrap();
         assert_eq!((first.ran.len(), first.deferred), (4, 2));
         assert_eq!(*m.prepared.lock().unwrap(), ["zcr+rms", "mel-db"]);
-        assert!(dir.path().join("exp").join(EXPERIMENT_FILE).is_file());
+        assert!(Experiment::read_copy(&dir.path().join("exp"))
+            .unwrap()
+            .is_some());
         opts.limit = None;
         let m = mock(&[]);
         let second = sweep(&exp, &jobs, &m, &opts).unwrap();
@@ -413,7 +448,7 @@ mod tests {
         assert_eq!(out.ran.len(), 2);
         let (id, msg) = &out.failed[0];
         assert!(msg.contains("cursed"), "{msg}");
-        let text = std::fs::read_to_string(opts.out.join(id).join("error.txt")).unwrap();
+        let text = RunDir::new(opts.out.join(id)).read_error().unwrap();
         assert!(text.contains("cursed"));
         assert!(out
             .failed
@@ -422,6 +457,6 @@ mod tests {
         // A rerun retries the failed jobs only; this time they pass and error.txt goes.
         let again = sweep(&exp, &jobs, &mock(&[99]), &opts).unwrap();
         assert_eq!((again.already_done, again.ran.len()), (2, 2));
-        assert!(!opts.out.join(id).join("error.txt").exists());
+        assert_eq!(RunDir::new(opts.out.join(id)).read_error(), None);
     }
 }

@@ -1,39 +1,31 @@
-//! The experiment runner: an experiment file's grid → jobs → run directories.
+//! The experiment runner: an experiment's jobs → run directories, on this machine.
 //!
-//! - [`grid`]: pure expansion of `[grid]` (product, `[[grid.include]]`, `[[grid.exclude]]`) into
-//!   [`Job`]s, each a resolved config with a stable id (a short hash of the result-relevant
-//!   config, see [`grid::job_id`]).
-//! - [`state`]: what a job directory says (done = `metrics.json`, failed = `error.txt`, running =
-//!   a live `lock`) and the per-job lock that two sweeps on one results folder share.
 //! - [`executor`]: runs the jobs that are not done, `--jobs N` at a time on threads, behind one
-//!   progress bar; features are prepared once per distinct (corpus, audio, features) first.
+//!   progress bar, each under its run directory's lock (see [`crate::rundir`]); features are
+//!   prepared once per distinct (corpus, audio, features) first.
+//! - [`plan`](mod@plan): what a sweep would do (`--dry-run`) and which job `ser run --job / --only` names.
 //!
 //! Training itself is behind the [`Trainer`] trait: [`LocalTrainer`] calls [`crate::job::run`];
 //! tests use a mock that writes `metrics.json` at once.
 //!
 //! ```text
 //! <out>/<experiment>/experiment.toml   the experiment file, as run (read by `ser report`)
-//!                    <job-id>/         one run directory per job (see crate::job)
+//!                    <job-id>/         one run directory per job (see crate::rundir)
 //!                    summary.md/.csv   written by crate::report at the end
 //! ```
 
 pub mod executor;
-pub mod grid;
-pub mod state;
+pub mod plan;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::base::Result;
 use crate::cache;
-use crate::config::{BackendKind, Config};
-use crate::error::Result;
+use crate::config::Config;
 use crate::job::{self, JobOptions};
 
 pub use executor::{run_jobs, sweep, SweepOptions, SweepOutcome};
-pub use grid::{Experiment, Job, Point};
-pub use state::{JobLock, JobState};
-
-/// Name of the experiment file's copy in its results folder.
-pub const EXPERIMENT_FILE: &str = "experiment.toml";
+pub use plan::{dry_run, plan, select};
 
 /// Trains one job; the executor calls it from several threads at once.
 pub trait Trainer: Sync {
@@ -89,34 +81,5 @@ impl Trainer for LocalTrainer {
             s.backend
         );
         Ok(())
-    }
-}
-
-/// Command-line values that replace the file's for every job. They change where and how jobs
-/// run, not their ids (see [`grid::identity`]).
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    /// `--data DIR`: the corpus directory.
-    pub data: Option<PathBuf>,
-    /// `--backend`.
-    pub backend: Option<BackendKind>,
-    /// `--device`: the GPU index.
-    pub device: Option<usize>,
-}
-
-impl Overrides {
-    /// `config` with the overrides applied.
-    pub fn apply(&self, config: &Config) -> Config {
-        let mut c = config.clone();
-        if let Some(d) = &self.data {
-            c.data.path = d.clone();
-        }
-        if let Some(b) = self.backend {
-            c.train.backend = b;
-        }
-        if let Some(d) = self.device {
-            c.train.device = d;
-        }
-        c
     }
 }

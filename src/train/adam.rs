@@ -28,7 +28,7 @@ pub fn init(config: &AdamConfig) -> ModuleOptimizer {
     }
 }
 
-/// Adam with Burn's formula and state, stepped by [`adam_kernel`] on flex.
+/// Adam with Burn's formula and state, stepped by `adam_kernel` on flex.
 #[derive(Clone)]
 pub struct FusedAdam {
     beta_1: f32,

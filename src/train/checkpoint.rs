@@ -1,39 +1,28 @@
 //! The `checkpoint/` folder of a run: the last finished epoch (model + optimizer), the best
 //! weights when kept, and `state.json` (history, early-stopping state, what made it).
 //!
-//! Crash safety: each epoch goes into a new folder `epoch-NNNN` (written as `.epoch-NNNN.tmp`,
-//! then renamed), and only then does `state.json` (temp file + rename) point at it; older
-//! folders are removed last. A run killed at any moment leaves `state.json` naming a complete
-//! epoch, and the next start resumes from there.
+//! Crash safety: each epoch goes into a new folder `epoch-NNNN` (built whole by
+//! [`atomic::write_dir`]), and only then does `state.json` (written atomically) point at it;
+//! older folders are removed last. A run killed at any moment leaves `state.json` naming a
+//! complete epoch, and the next start resumes from there.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::base::{atomic, Error, Result};
+use crate::eval::EpochRecord;
+use crate::model::Net;
 
 /// Format version of `state.json`.
 pub const STATE_VERSION: u32 = 1;
 
-/// One epoch of training, as `history.csv` has it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// 1-based epoch number.
-    pub epoch: usize,
-    /// Mean training loss over the epoch's items (with dropout, as Keras reports it).
-    pub loss: f64,
-    /// Training accuracy over the epoch's items.
-    pub accuracy: f64,
-    /// Mean validation loss (NaN without a validation part; `null` in JSON).
-    #[serde(with = "nan_as_null")]
-    pub val_loss: f64,
-    /// Validation accuracy (NaN without a validation part; `null` in JSON).
-    #[serde(with = "nan_as_null")]
-    pub val_accuracy: f64,
-    /// Wall time of the epoch (training and validation), seconds.
-    pub seconds: f64,
-}
+const STATE: &str = "state.json";
+const MODEL: &str = "model.bpk";
+const OPTIMIZER: &str = "optimizer.bpk";
 
 /// What `checkpoint/state.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,20 +52,40 @@ pub struct State {
     pub backend: String,
 }
 
-/// JSON has no NaN: write it as `null` and read `null` back as NaN.
-mod nan_as_null {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-        if v.is_nan() {
-            s.serialize_none()
-        } else {
-            s.serialize_f64(*v)
+impl State {
+    /// The state of a run that has not finished an epoch yet.
+    pub fn new(fingerprint: String, backend: String) -> Self {
+        State {
+            version: STATE_VERSION,
+            fingerprint,
+            epoch: 0,
+            dir: String::new(),
+            history: Vec::new(),
+            best_epoch: 0,
+            best_val_loss: None,
+            best_file: None,
+            since_best: 0,
+            stopped_early: false,
+            backend,
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    /// Updates the best-epoch bookkeeping with `epoch`'s validation loss, as Keras'
+    /// `EarlyStopping` (monitor `val_loss`, `min_delta` 0) does; returns whether the loss improved.
+    pub fn track_best(&mut self, epoch: usize, val_loss: f64, patience: Option<usize>) -> bool {
+        // NaN never improves (a diverged or absent validation).
+        let improved = val_loss < self.best_val_loss.unwrap_or(f64::INFINITY);
+        if improved {
+            self.best_epoch = epoch;
+            self.best_val_loss = Some(val_loss);
+            self.since_best = 0;
+        } else {
+            self.since_best += 1;
+            if patience.is_some_and(|p| self.since_best >= p) {
+                self.stopped_early = true;
+            }
+        }
+        improved
     }
 }
 
@@ -90,9 +99,32 @@ pub fn best_file_name(epoch: usize) -> String {
     format!("best-{epoch:04}.bpk")
 }
 
+/// The state to train from in `dir`: the checkpoint's, when there is one made by the same
+/// config and data (`fingerprint`) and not past `epochs`; a fresh one otherwise.
+pub fn start(dir: &Path, fingerprint: &str, epochs: usize, backend: &str) -> Result<State> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    match read_state(dir)? {
+        Some(s) if s.fingerprint != fingerprint => Err(Error::train(
+            dir,
+            "this checkpoint was made with another config or other data; \
+             use a new run directory, or delete checkpoint/ to start over",
+        )),
+        Some(s) if s.epoch > epochs => Err(Error::train(
+            dir,
+            format!(
+                "the checkpoint is at epoch {}, past train.epochs = {epochs}; use a new run \
+                 directory",
+                s.epoch
+            ),
+        )),
+        Some(s) => Ok(s),
+        None => Ok(State::new(fingerprint.to_string(), backend.to_string())),
+    }
+}
+
 /// Reads `state.json` from `dir`, or `None` when there is none.
 pub fn read_state(dir: &Path) -> Result<Option<State>> {
-    let path = dir.join("state.json");
+    let path = dir.join(STATE);
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -118,45 +150,63 @@ pub fn read_state(dir: &Path) -> Result<Option<State>> {
     Ok(Some(state))
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so readers see the old file
-/// or the new one, never a part.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = tmp_path(path);
-    fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp"))
-}
-
 /// Writes `state.json` atomically.
 pub fn write_state(dir: &Path, state: &State) -> Result<()> {
+    let path = dir.join(STATE);
     let text = serde_json::to_string_pretty(state)
-        .map_err(|e| Error::train(dir, format!("cannot serialise checkpoint state: {e}")))?;
-    write_atomic(&dir.join("state.json"), text.as_bytes())
+        .map_err(|e| Error::format(&path, format!("cannot serialise checkpoint state: {e}")))?;
+    atomic::write(&path, text.as_bytes())
 }
 
-/// Makes `checkpoint/<final_name>` from whatever `fill` writes into a fresh temporary folder.
-pub fn commit_dir(
+/// The model and optimizer of the epoch `state` names, loaded into `model` and `optim`.
+pub fn load(
     dir: &Path,
-    final_name: &str,
-    fill: impl FnOnce(&Path) -> Result<()>,
-) -> Result<PathBuf> {
-    let tmp = dir.join(format!(".{final_name}.tmp"));
-    let target = dir.join(final_name);
-    remove_any(&tmp)?;
-    fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    fill(&tmp)?;
-    // A folder of the same name can only be a leftover of a run killed before its state.json
-    // was updated: the state does not point at it, so it can go.
-    remove_any(&target)?;
-    fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
-    Ok(target)
+    state: &State,
+    model: Net,
+    optim: ModuleOptimizer,
+) -> Result<(Net, ModuleOptimizer)> {
+    let epoch_dir = dir.join(&state.dir);
+    let model = load_weights(model, &epoch_dir.join(MODEL))?;
+    let path = epoch_dir.join(OPTIMIZER);
+    let optim = optim
+        .load(&path)
+        .map_err(|e| Error::train(&path, format!("cannot load optimizer state: {e}")))?;
+    Ok((model, optim))
+}
+
+/// Commits `epoch`: its model and optimizer into a new `epoch-NNNN` folder, the weights again as
+/// the best ones when `best` (keep-best runs), then `state.json` pointing at them; older epochs
+/// are pruned last.
+pub fn save(
+    dir: &Path,
+    epoch: usize,
+    model: &Net,
+    optim: &ModuleOptimizer,
+    best: bool,
+    state: &mut State,
+) -> Result<()> {
+    let name = epoch_dir_name(epoch);
+    atomic::write_dir(&dir.join(&name), |tmp| {
+        save_weights(model, &tmp.join(MODEL))?;
+        let p = tmp.join(OPTIMIZER);
+        optim
+            .save(&p)
+            .map_err(|e| Error::train(&p, format!("cannot save optimizer state: {e}")))
+    })?;
+    if best {
+        let file = best_file_name(epoch);
+        save_weights(model, &dir.join(&file))?;
+        state.best_file = Some(file);
+    }
+    state.epoch = epoch;
+    state.dir = name;
+    write_state(dir, state)?;
+    prune(dir, state)
+}
+
+/// The best epoch's weights, when the run kept them.
+pub fn best_weights(dir: &Path, state: &State) -> Option<PathBuf> {
+    state.best_file.as_ref().map(|f| dir.join(f))
 }
 
 /// Removes every entry of `dir` that `state` does not reference (older epochs, old best files,
@@ -166,58 +216,28 @@ pub fn prune(dir: &Path, state: &State) -> Result<()> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let keep = name == "state.json"
-            || name == state.dir
-            || state.best_file.as_deref() == Some(name.as_str());
+        let keep =
+            name == STATE || name == state.dir || state.best_file.as_deref() == Some(name.as_str());
         if !keep {
-            remove_any(&entry.path())?;
+            atomic::remove_any(&entry.path())?;
         }
     }
     Ok(())
 }
 
-fn remove_any(path: &Path) -> Result<()> {
-    let result = if path.is_dir() {
-        fs::remove_dir_all(path)
-    } else if path.exists() {
-        fs::remove_file(path)
-    } else {
-        Ok(())
-    };
-    result.map_err(|e| Error::io(path, e))
+/// Writes `model`'s weights with Burn's recorder.
+pub fn save_weights(model: &Net, path: &Path) -> Result<()> {
+    model
+        .clone()
+        .save_file(path)
+        .map_err(|e| Error::train(path, format!("cannot save weights: {e}")))
 }
 
-/// The `history.csv` header.
-pub const HISTORY_HEADER: &str = "epoch,loss,accuracy,val_loss,val_accuracy,seconds";
-
-/// One `history.csv` line (no newline).
-pub fn history_line(r: &EpochRecord) -> String {
-    format!(
-        "{},{:.6},{:.6},{:.6},{:.6},{:.3}",
-        r.epoch, r.loss, r.accuracy, r.val_loss, r.val_accuracy, r.seconds
-    )
-}
-
-/// Rewrites `history.csv` from `history` (on start and resume, so it matches the checkpoint).
-pub fn write_history(path: &Path, history: &[EpochRecord]) -> Result<()> {
-    let mut text = String::from(HISTORY_HEADER);
-    text.push('\n');
-    for r in history {
-        text += &history_line(r);
-        text.push('\n');
-    }
-    write_atomic(path, text.as_bytes())
-}
-
-/// Appends one epoch to `history.csv`.
-pub fn append_history(path: &Path, record: &EpochRecord) -> Result<()> {
-    use std::io::Write;
-    let mut f = fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
-    writeln!(f, "{}", history_line(record)).map_err(|e| Error::io(path, e))
+/// Loads weights written by [`save_weights`] into `model`.
+pub fn load_weights(model: Net, path: &Path) -> Result<Net> {
+    model
+        .try_load_file(path)
+        .map_err(|e| Error::train(path, format!("cannot load weights: {e}")))
 }
 
 #[cfg(test)]
@@ -226,33 +246,26 @@ mod tests {
 
     fn state(dir: &str, best: Option<&str>) -> State {
         State {
-            version: STATE_VERSION,
-            fingerprint: "f".into(),
             epoch: 2,
             dir: dir.into(),
-            history: vec![],
-            best_epoch: 0,
-            best_val_loss: None,
             best_file: best.map(str::to_string),
-            since_best: 0,
-            stopped_early: false,
-            backend: "flex".into(),
+            ..State::new("f".into(), "flex".into())
         }
     }
 
     #[test]
-    fn commit_then_prune_keeps_only_what_state_names() {
+    fn prune_keeps_only_what_state_names() {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path();
         for e in 1..=3 {
-            commit_dir(d, &epoch_dir_name(e), |p| {
-                fs::write(p.join("model.bpk"), [e as u8]).map_err(|e| Error::io(p, e))
+            atomic::write_dir(&d.join(epoch_dir_name(e)), |p| {
+                fs::write(p.join(MODEL), [e as u8]).map_err(|e| Error::io(p, e))
             })
             .unwrap();
         }
         fs::write(d.join(best_file_name(1)), b"b1").unwrap();
         fs::write(d.join(best_file_name(2)), b"b2").unwrap();
-        fs::create_dir_all(d.join(".epoch-0004.tmp")).unwrap();
+        fs::create_dir_all(d.join(".epoch-0004.1-0.tmp")).unwrap();
         let s = state("epoch-0003", Some("best-0002.bpk"));
         write_state(d, &s).unwrap();
         prune(d, &s).unwrap();
@@ -262,29 +275,49 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["best-0002.bpk", "epoch-0003", "state.json"]);
-        assert_eq!(fs::read(d.join("epoch-0003/model.bpk")).unwrap(), [3]);
+        assert_eq!(fs::read(d.join("epoch-0003").join(MODEL)).unwrap(), [3]);
         assert_eq!(read_state(d).unwrap().unwrap(), s);
     }
 
     #[test]
-    fn missing_state_is_none_and_garbage_is_an_error() {
+    fn missing_state_is_fresh_and_garbage_or_a_mismatch_is_an_error() {
         let tmp = tempfile::tempdir().unwrap();
         assert_eq!(read_state(tmp.path()).unwrap(), None);
-        fs::write(tmp.path().join("state.json"), "{").unwrap();
+        let fresh = start(tmp.path(), "abc", 5, "flex").unwrap();
+        assert_eq!((fresh.epoch, fresh.fingerprint.as_str()), (0, "abc"));
+        let mut s = fresh.clone();
+        s.epoch = 3;
+        write_state(tmp.path(), &s).unwrap();
+        assert_eq!(start(tmp.path(), "abc", 5, "flex").unwrap(), s);
+        let e = start(tmp.path(), "xyz", 5, "flex").unwrap_err().to_string();
+        assert!(e.contains("another config or other data"), "{e}");
+        let e = start(tmp.path(), "abc", 2, "flex").unwrap_err().to_string();
+        assert!(e.contains("past train.epochs = 2"), "{e}");
+        fs::write(tmp.path().join(STATE), "{").unwrap();
         let e = read_state(tmp.path()).unwrap_err().to_string();
         assert!(e.contains("delete the checkpoint/ folder"), "{e}");
     }
 
     #[test]
-    fn history_lines() {
-        let r = EpochRecord {
-            epoch: 3,
-            loss: 1.5,
-            accuracy: 0.25,
-            val_loss: f64::NAN,
-            val_accuracy: f64::NAN,
-            seconds: 1.23456,
-        };
-        assert_eq!(history_line(&r), "3,1.500000,0.250000,NaN,NaN,1.235");
+    fn early_stopping_follows_keras() {
+        // patience 2: improves at 1, 2; worse at 3, 4 -> stop after 4 with best 2.
+        let mut s = State::new(String::new(), "flex".into());
+        let losses = [1.0, 0.9, 0.95, 0.9, 0.5];
+        let mut stopped_at = None;
+        for (i, &l) in losses.iter().enumerate() {
+            s.track_best(i + 1, l, Some(2));
+            if s.stopped_early {
+                stopped_at = Some(i + 1);
+                break;
+            }
+        }
+        assert_eq!(stopped_at, Some(4));
+        assert_eq!((s.best_epoch, s.best_val_loss), (2, Some(0.9)));
+        // equal is not better (min_delta 0 means strictly lower)
+        let mut s = State::new(String::new(), "flex".into());
+        assert!(s.track_best(1, 0.5, None));
+        assert!(!s.track_best(2, 0.5, None));
+        assert!(!s.track_best(3, f64::NAN, None));
+        assert_eq!((s.best_epoch, s.since_best, s.stopped_early), (1, 2, false));
     }
 }

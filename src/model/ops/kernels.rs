@@ -347,7 +347,7 @@ pub fn conv_weight_grad(x: &[f32], g: &ConvGeom, dy: &[f32]) -> Vec<f32> {
     dw
 }
 
-/// Input channels from which a convolution skips im2col (see [`implicit_forward`]). Below it
+/// Input channels from which a convolution skips im2col (see `implicit_forward`). Below it
 /// (the first layer: 1 channel) a kernel row is only `kw · cin` values long, too short a
 /// product depth for the GEMM, so im2col with all `kh · kw` taps in one product stays faster.
 pub const IMPLICIT_MIN_CIN: usize = 16;

@@ -1,11 +1,8 @@
 //! Using a finished run: re-evaluation of its saved model (on its own test split, or on every
 //! clip of another corpus with the same emotions) and prediction for arbitrary audio files.
 //!
-//! Both read only what the run directory holds: `config.toml` (the audio and feature settings
-//! the model was trained with), `training.json` (network and class names), `model.bpk`, and for
-//! re-evaluation `split/test.txt`. Audio of any rate, length or channel count goes through the
-//! same loader as training (decode → mono → resample → pad/truncate), so a prediction sees
-//! exactly the input a training clip did.
+//! Audio of any rate, length or channel count goes through the same loader as training (decode
+//! → mono → resample → pad/truncate), so a prediction sees exactly the input a training clip did.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,12 +10,17 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::json;
 
+use super::Trained;
+use crate::base::device::{self, BackendKind};
+use crate::base::{csv, Error, Result};
 use crate::cache::{self, CacheOptions};
-use crate::config::{BackendKind, Config, CorpusKind};
+use crate::config::CorpusKind;
 use crate::corpus::{self, Corpus};
-use crate::error::{Error, Result};
 use crate::eval::{self, Metrics};
-use crate::train::{self, Examples, Trained};
+use crate::features::batch as extract;
+use crate::rundir::RunDir;
+use crate::split;
+use crate::train::Examples;
 
 /// What to evaluate a saved model on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,8 +113,9 @@ pub fn evaluate_run(
     target: &EvalTarget,
     opts: &EvalOptions,
 ) -> Result<EvalSummary> {
-    let config = run_config(run_dir)?;
-    let trained = train::load(run_dir, opts.backend, opts.device)?;
+    let run = RunDir::new(run_dir);
+    let config = run.read_config()?;
+    let trained = Trained::load(&run, opts.backend, opts.device)?;
     let classes = trained.config.classes.clone();
 
     let mut data = config.data.clone();
@@ -138,30 +141,8 @@ pub fn evaluate_run(
         .collect();
 
     let (items, unknown_class) = match target {
-        EvalTarget::TestSplit => (test_items(run_dir, &corpus)?, 0),
-        EvalTarget::Corpus { path, .. } => {
-            let known: Vec<usize> = (0..corpus.items.len())
-                .filter(|&i| to_model[corpus.items[i].label].is_some())
-                .collect();
-            if known.is_empty() {
-                return Err(Error::Corpus {
-                    path: path.clone(),
-                    message: format!(
-                        "none of its classes ({}) is one the model was trained on ({})",
-                        corpus.classes.join(", "),
-                        classes.join(", ")
-                    ),
-                });
-            }
-            let unknown = corpus.items.len() - known.len();
-            if unknown > 0 {
-                tracing::warn!(
-                    "{}: left out {unknown} clips of classes the model does not know",
-                    path.display()
-                );
-            }
-            (known, unknown)
-        }
+        EvalTarget::TestSplit => (test_items(&run, &corpus)?, 0),
+        EvalTarget::Corpus { path, .. } => known_items(path, &corpus, &to_model, &classes)?,
     };
 
     let mut x = Vec::with_capacity(items.len() * table.row_len());
@@ -183,38 +164,16 @@ pub fn evaluate_run(
     let predicted = eval::argmax_rows(&probabilities);
     let metrics = eval::evaluate(&examples.labels, &predicted, &classes)?;
 
-    let dir = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| run_dir.join("eval").join(target.dir_name()));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let out = match &opts.out {
+        Some(dir) => RunDir::new(dir),
+        None => run.eval_dir(&target.dir_name()),
+    };
     // A previous eval here is replaced; drop its marker first so a crash never leaves the old
     // metrics beside new files.
-    let marker = dir.join(crate::job::METRICS_FILE);
-    if marker.exists() {
-        std::fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
-    }
-    let mut lines = String::from("path,true,predicted");
-    for c in &classes {
-        lines.push(',');
-        lines.push_str(c);
-    }
-    lines.push('\n');
-    for ((&i, probs), &p) in used.iter().zip(&probabilities).zip(&predicted) {
-        let item = &corpus.items[i];
-        lines += &format!(
-            "{},{},{}",
-            csv_field(&corpus.relative_path(item).display().to_string()),
-            corpus.classes[item.label],
-            classes[p]
-        );
-        for v in probs {
-            lines += &format!(",{v:.6}");
-        }
-        lines.push('\n');
-    }
+    out.remove_metrics()?;
+    let lines = predictions_csv(&corpus, &classes, &used, &probabilities, &predicted);
     let source = match target {
-        EvalTarget::TestSplit => json!({"test_split": run_dir.join("split/test.txt")}),
+        EvalTarget::TestSplit => json!({"test_split": split::list_file(&run.split_dir(), "test")}),
         EvalTarget::Corpus { kind, path } => json!({"corpus": kind.name(), "path": path}),
     };
     let extra = json!({
@@ -222,10 +181,11 @@ pub fn evaluate_run(
         "evaluated_on": source,
         "unknown_class_clips": unknown_class,
         "skipped_files": table.skipped.len(),
-        "backend": train::backend_label(opts.backend, opts.device),
+        "backend": device::label(opts.backend, opts.device),
     });
-    crate::train::checkpoint::write_atomic(&dir.join("predictions.csv"), lines.as_bytes())?;
-    crate::job::write_metrics(&dir, &metrics, extra)?;
+    out.write_predictions(&lines)?;
+    out.write_metrics(&metrics, extra)?;
+    let dir = out.path().to_path_buf();
     Ok(EvalSummary {
         dir,
         metrics,
@@ -233,21 +193,71 @@ pub fn evaluate_run(
     })
 }
 
-/// The resolved config a run was trained with.
-fn run_config(run_dir: &Path) -> Result<Config> {
-    let path = run_dir.join("config.toml");
-    if !path.exists() {
-        return Err(Error::Usage(format!(
-            "{} is not a run directory: it has no config.toml (make one with `ser train`)",
-            run_dir.display()
-        )));
+/// Every item of the corpus at `path` whose class the model knows (`to_model`: corpus class →
+/// model class), and how many were left out; an error when the model knows none of its classes.
+fn known_items(
+    path: &Path,
+    corpus: &Corpus,
+    to_model: &[Option<usize>],
+    classes: &[String],
+) -> Result<(Vec<usize>, usize)> {
+    let known: Vec<usize> = (0..corpus.items.len())
+        .filter(|&i| to_model[corpus.items[i].label].is_some())
+        .collect();
+    if known.is_empty() {
+        return Err(Error::Corpus {
+            path: path.to_path_buf(),
+            message: format!(
+                "none of its classes ({}) is one the model was trained on ({})",
+                corpus.classes.join(", "),
+                classes.join(", ")
+            ),
+        });
     }
-    Config::from_file(&path)
+    let unknown = corpus.items.len() - known.len();
+    if unknown > 0 {
+        tracing::warn!(
+            "{}: left out {unknown} clips of classes the model does not know",
+            path.display()
+        );
+    }
+    Ok((known, unknown))
 }
 
-/// The corpus items named by the run's `split/test.txt`, in its order.
-fn test_items(run_dir: &Path, corpus: &Corpus) -> Result<Vec<usize>> {
-    let list = run_dir.join("split").join("test.txt");
+/// `predictions.csv`: per item its path, true and predicted class, and the probability of each
+/// of the model's classes.
+fn predictions_csv(
+    corpus: &Corpus,
+    classes: &[String],
+    used: &[usize],
+    probabilities: &[Vec<f32>],
+    predicted: &[usize],
+) -> String {
+    let mut lines = String::from("path,true,predicted");
+    for c in classes {
+        lines.push(',');
+        lines.push_str(&csv::field(c));
+    }
+    lines.push('\n');
+    for ((&i, probs), &p) in used.iter().zip(probabilities).zip(predicted) {
+        let item = &corpus.items[i];
+        lines += &format!(
+            "{},{},{}",
+            csv::field(&corpus.relative_path(item).display().to_string()),
+            csv::field(&corpus.classes[item.label]),
+            csv::field(&classes[p])
+        );
+        for v in probs {
+            lines += &format!(",{v:.6}");
+        }
+        lines.push('\n');
+    }
+    lines
+}
+
+/// The corpus items named by the run's test list, in its order.
+fn test_items(run: &RunDir, corpus: &Corpus) -> Result<Vec<usize>> {
+    let list = split::list_file(&run.split_dir(), "test");
     let text = std::fs::read_to_string(&list).map_err(|e| Error::io(&list, e))?;
     let by_path: HashMap<&Path, usize> = corpus
         .items
@@ -301,19 +311,21 @@ pub fn predict_files(
     backend: BackendKind,
     device: usize,
 ) -> Result<(Vec<String>, Vec<Prediction>)> {
-    let config = run_config(run_dir)?;
-    let trained: Trained = train::load(run_dir, backend, device)?;
+    let run = RunDir::new(run_dir);
+    let config = run.read_config()?;
+    let trained = Trained::load(&run, backend, device)?;
     let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    let extracted = cache::extract_all(&paths, &config.audio, &config.features, "features")?;
+    let extracted =
+        extract::model_inputs(&paths, &config.audio, &config.features, None, "features")?;
     let mut data = Vec::with_capacity(files.len() * extracted.row_len);
     for (path, row) in files.iter().zip(extracted.rows) {
         match row {
             Ok(r) => data.extend(r),
             Err(e) => {
-                return Err(Error::Usage(format!(
-                    "{}: cannot be read ({e}); nothing was predicted",
-                    path.display()
-                )))
+                return Err(Error::decode(
+                    path,
+                    format!("cannot be read ({e}); nothing was predicted"),
+                ))
             }
         }
     }
@@ -333,13 +345,4 @@ pub fn predict_files(
         })
         .collect();
     Ok((classes, predictions))
-}
-
-/// A CSV field, quoted when it holds a comma, quote or line break.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }

@@ -1,8 +1,14 @@
-//! [`Examples`]: feature arrays with their labels, as the training loop and inference read them.
+//! The data side of training: [`Examples`] (feature arrays with their labels, as the training
+//! loop and inference read them) and the tensors made of them per batch: inputs, labels and the
+//! dropout masks drawn from the epoch's generator.
 
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::base::hash::hex_prefix;
+use crate::base::{Error, Result};
 
 /// Items of one shape with their class labels: `data` holds `labels.len()` items, each
 /// `shape.iter().product()` values, row-major (`[len]` for 1D features, `[rows, cols]` for 2D).
@@ -21,12 +27,12 @@ impl Examples {
     pub fn new(shape: Vec<usize>, data: Vec<f32>, labels: Vec<usize>) -> Result<Self> {
         let item: usize = shape.iter().product();
         if shape.is_empty() || item == 0 {
-            return Err(Error::Usage(format!(
+            return Err(Error::Data(format!(
                 "examples: item shape {shape:?} is empty"
             )));
         }
         if data.len() != item * labels.len() {
-            return Err(Error::Usage(format!(
+            return Err(Error::Data(format!(
                 "examples: {} values do not make {} items of shape {shape:?} ({} values)",
                 data.len(),
                 labels.len(),
@@ -87,8 +93,50 @@ impl Examples {
         for &l in &self.labels {
             h.update((l as u64).to_le_bytes());
         }
-        crate::cache::hex_prefix(&h.finalize(), 12)
+        hex_prefix(&h.finalize(), 12)
     }
+}
+
+/// The items at `idx` as an input tensor `[batch, item_len]` and their labels `[batch]`.
+pub(crate) fn batch_tensors(
+    x: &Examples,
+    idx: &[usize],
+    device: &Device,
+) -> (Tensor<2>, Tensor<1, Int>) {
+    let (data, labels) = x.gather(idx);
+    let b = idx.len();
+    (
+        Tensor::from_data(TensorData::new(data, [b, x.item_len()]), device),
+        Tensor::from_data(TensorData::new(labels, [b]), device),
+    )
+}
+
+/// A dropout mask for `b` items × `units`: each value is `1 / keep` with probability `keep`,
+/// else 0 (inverted dropout, as Keras and Burn scale it); `None` when nothing is dropped.
+pub(crate) fn dropout_mask(
+    rng: &mut ChaCha8Rng,
+    b: usize,
+    units: usize,
+    keep: f64,
+    device: &Device,
+) -> Option<Tensor<2>> {
+    if keep >= 1.0 {
+        return None;
+    }
+    let scale = (1.0 / keep) as f32;
+    let values: Vec<f32> = (0..b * units)
+        .map(|_| {
+            if rng.random::<f64>() < keep {
+                scale
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Some(Tensor::from_data(
+        TensorData::new(values, [b, units]),
+        device,
+    ))
 }
 
 #[cfg(test)]

@@ -1,13 +1,6 @@
-//! The state of one job's directory, read from the files in it, and the lock that keeps two
-//! sweeps from running the same job.
-//!
-//! ```text
-//! <out>/<experiment>/<job-id>/
-//!   metrics.json   done (written last by `job::run`)
-//!   error.txt      failed: the error message (removed when the job starts again)
-//!   lock           "pid hostname" of the process running it now
-//!   checkpoint/    a started job resumes from here
-//! ```
+//! The state of one job's run directory, read from the files in it (done = `metrics.json`,
+//! failed = `error.txt`, running = a live `lock`, started = a `checkpoint/`), and the lock that
+//! keeps two sweeps from running the same job.
 //!
 //! A lock is a file created exclusively. A lock left by a process that is gone (same host, pid
 //! not alive) is stale and taken over; a lock from another host is respected, since its pid
@@ -17,13 +10,8 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
-use crate::job::METRICS_FILE;
-
-/// The message of a failed job.
-pub const ERROR_FILE: &str = "error.txt";
-/// The lock of a running job.
-pub const LOCK_FILE: &str = "lock";
+use super::RunDir;
+use crate::base::{Error, Result};
 
 /// What a job's directory says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,20 +29,20 @@ pub enum JobState {
 }
 
 impl JobState {
-    /// Reads the state of the job in `dir`.
-    pub fn of(dir: &Path) -> JobState {
-        if dir.join(METRICS_FILE).is_file() {
+    /// Reads the state of the job in `run`.
+    pub fn of(run: &RunDir) -> JobState {
+        if run.is_done() {
             return JobState::Done;
         }
-        if let Some(owner) = read_lock(&dir.join(LOCK_FILE)) {
+        if let Some(owner) = read_lock(&run.lock_file()) {
             if !owner.is_stale() {
                 return JobState::Running(owner.to_string());
             }
         }
-        if let Ok(msg) = fs::read_to_string(dir.join(ERROR_FILE)) {
-            return JobState::Failed(msg.trim_end().to_string());
+        if let Some(msg) = run.read_error() {
+            return JobState::Failed(msg);
         }
-        if dir.join("checkpoint").is_dir() {
+        if run.checkpoint_dir().is_dir() {
             JobState::Started
         } else {
             JobState::Pending
@@ -146,11 +134,12 @@ pub struct JobLock {
 }
 
 impl JobLock {
-    /// Takes the lock of the job in `dir` (creating `dir`). `Ok(None)` when a live process holds
-    /// it; a stale lock (its process is gone) is taken over.
-    pub fn acquire(dir: &Path) -> Result<Option<JobLock>> {
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let path = dir.join(LOCK_FILE);
+    /// Takes the lock of the job in `run` (creating the folder). `Ok(None)` when a live process
+    /// holds it; a stale lock (its process is gone) is taken over.
+    pub fn acquire(run: &RunDir) -> Result<Option<JobLock>> {
+        run.create()?;
+        let dir = run.path();
+        let path = run.lock_file();
         for _ in 0..3 {
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut f) => {
@@ -176,13 +165,10 @@ impl JobLock {
             }
         }
         // Still unreadable after retries: a lock file that is not ours and never completes.
-        match read_lock(&path) {
-            Some(_) => Ok(None),
-            None => {
-                let _ = fs::remove_file(&path);
-                Ok(None)
-            }
+        if read_lock(&path).is_none() {
+            let _ = fs::remove_file(&path);
         }
+        Ok(None)
     }
 }
 
@@ -192,35 +178,6 @@ impl Drop for JobLock {
     }
 }
 
-/// Writes `error.txt` for a failed job.
-pub fn record_failure(dir: &Path, message: &str) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    crate::train::checkpoint::write_atomic(&dir.join(ERROR_FILE), format!("{message}\n").as_bytes())
-}
-
-/// Empties `dir` except its lock (`--force`: the job starts from scratch).
-pub fn clear(dir: &Path) -> Result<()> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io(dir, e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        if entry.file_name() == LOCK_FILE {
-            continue;
-        }
-        let p = entry.path();
-        let r = if p.is_dir() {
-            fs::remove_dir_all(&p)
-        } else {
-            fs::remove_file(&p)
-        };
-        r.map_err(|e| Error::io(&p, e))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,49 +185,46 @@ mod tests {
     #[test]
     fn states_follow_the_files() {
         let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().join("job");
-        assert_eq!(JobState::of(&d), JobState::Pending);
-        fs::create_dir_all(d.join("checkpoint")).unwrap();
-        assert_eq!(JobState::of(&d), JobState::Started);
-        record_failure(&d, "boom").unwrap();
-        assert_eq!(JobState::of(&d), JobState::Failed("boom".into()));
-        fs::write(d.join(METRICS_FILE), "{}").unwrap();
-        assert_eq!(JobState::of(&d), JobState::Done);
-        clear(&d).unwrap();
-        assert_eq!(JobState::of(&d), JobState::Pending);
+        let run = RunDir::new(dir.path().join("job"));
+        assert_eq!(run.state(), JobState::Pending);
+        fs::create_dir_all(run.checkpoint_dir()).unwrap();
+        assert_eq!(run.state(), JobState::Started);
+        run.write_error("boom").unwrap();
+        assert_eq!(run.state(), JobState::Failed("boom".into()));
+        let classes = ["a".to_string(), "b".to_string()];
+        let metrics = crate::eval::evaluate(&[0, 1], &[0, 1], &classes).unwrap();
+        run.write_metrics(&metrics, serde_json::json!({})).unwrap();
+        assert_eq!(run.state(), JobState::Done);
+        run.clear().unwrap();
+        assert_eq!(run.state(), JobState::Pending);
     }
 
     #[test]
     fn a_live_lock_holds_and_a_dead_one_is_taken_over() {
         let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().join("job");
-        let lock = JobLock::acquire(&d).unwrap().expect("free lock");
+        let run = RunDir::new(dir.path().join("job"));
+        let lock_file = run.lock_file();
+        let lock = run.lock().unwrap().expect("free lock");
         // Held by this (live) process: a second taker is refused.
-        assert!(JobLock::acquire(&d).unwrap().is_none());
-        assert!(matches!(JobState::of(&d), JobState::Running(_)));
+        assert!(run.lock().unwrap().is_none());
+        assert!(matches!(run.state(), JobState::Running(_)));
         drop(lock);
-        assert!(!d.join(LOCK_FILE).exists());
+        assert!(!lock_file.exists());
         // A lock of a process that is gone (pids are below 2^22 on Linux) is stale.
-        fs::write(d.join(LOCK_FILE), format!("4294967 {}\n", hostname())).unwrap();
-        assert_eq!(JobState::of(&d), JobState::Pending);
-        let taken = JobLock::acquire(&d)
-            .unwrap()
-            .expect("stale lock taken over");
-        let text = fs::read_to_string(d.join(LOCK_FILE)).unwrap();
+        fs::write(&lock_file, format!("4294967 {}\n", hostname())).unwrap();
+        assert_eq!(run.state(), JobState::Pending);
+        let taken = run.lock().unwrap().expect("stale lock taken over");
+        let text = fs::read_to_string(&lock_file).unwrap();
         assert!(text.starts_with(&std::process::id().to_string()), "{text}");
         drop(taken);
         // A killed process its parent has not reaped yet (a zombie) is gone too.
         let mut child = std::process::Command::new("true").spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(200));
-        fs::write(
-            d.join(LOCK_FILE),
-            format!("{} {}\n", child.id(), hostname()),
-        )
-        .unwrap();
-        assert_eq!(JobState::of(&d), JobState::Pending);
+        fs::write(&lock_file, format!("{} {}\n", child.id(), hostname())).unwrap();
+        assert_eq!(run.state(), JobState::Pending);
         child.wait().unwrap();
         // Another host's lock is respected.
-        fs::write(d.join(LOCK_FILE), "1 some-other-host\n").unwrap();
-        assert!(JobLock::acquire(&d).unwrap().is_none());
+        fs::write(&lock_file, "1 some-other-host\n").unwrap();
+        assert!(run.lock().unwrap().is_none());
     }
 }

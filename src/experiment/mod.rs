@@ -1,10 +1,12 @@
-//! Grid expansion: an experiment file (a base config plus `[grid]`) into jobs.
+//! Experiments: the experiment-file schema and what it means. A file is a base config (the
+//! sections `ser train` reads) plus `[grid]` ([`grid`]: axes, includes, excludes) and `[report]`
+//! ([`layout`]: how tables are laid out); its points ([`point`]) resolve to jobs, each a fully
+//! resolved [`Config`] with a stable id ([`id`]). The runner runs the jobs, the report reads them
+//! back; neither imports the other, both read this.
 //!
-//! Pure functions over TOML values: no I/O beyond reading the file, no training. A job is a fully
-//! resolved [`Config`]; its id is a short hash of that config in canonical form (keys sorted,
-//! defaults written out), so ids do not depend on key order in the file and change whenever
-//! anything that affects the result changes. Fields that only say *how* a job runs (the backend,
-//! the GPU index) are left out, so a job rerun on a GPU keeps its id and its directory.
+//! Pure functions over TOML values: no I/O beyond reading the file (and a CSV corpus's manifest
+//! for [`Experiment::models`]), no training. Ids leave out the fields that only say *how* a job
+//! runs (the backend, the GPU index), so a job rerun on a GPU keeps its id and its directory.
 //!
 //! ```toml
 //! [grid]
@@ -21,18 +23,34 @@
 //! "model.filters" = [128, 64, 32]
 //! ```
 
-use std::collections::{BTreeMap, HashSet};
+pub mod grid;
+pub mod id;
+pub mod layout;
+pub mod point;
+
+pub use grid::Grid;
+pub use id::{identity, job_id};
+pub use layout::{Layout, Reference, DEFAULT_METRICS, METRICS};
+pub use point::{config_value, describe, leaves, parse_assignment, show, value_of, Point};
+
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use toml::{Table, Value};
 
+use crate::base::{atomic, Error, Result};
 use crate::config::{
     toml_error_in, AudioConfig, Config, DataConfig, FeatureConfig, ModelConfig, SplitConfig,
     TrainConfig,
 };
-use crate::error::{Error, Result};
+use crate::corpus;
+use crate::features::Extractor;
+use crate::model::NetConfig;
+use grid::{matches, parse_grid, product, set_dotted};
+
+/// Name of the experiment file's copy in its results folder (what `ser report` reads).
+const COPY: &str = "experiment.toml";
 
 /// One experiment file, parsed.
 #[derive(Debug, Clone)]
@@ -47,23 +65,9 @@ pub struct Experiment {
     pub base: Table,
     /// The `[grid]` table.
     pub grid: Grid,
-    /// The `[report]` table, read by the report stage (`report::Layout`).
+    /// The `[report]` table ([`layout`]).
     pub report: Table,
 }
-
-/// `[grid]`: axes (dotted key → list of values), plus single combinations to add or drop.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Grid {
-    /// In file order; the product is taken in this order (first axis varies slowest).
-    pub axes: Vec<(String, Vec<Value>)>,
-    /// `[[grid.include]]`: points added, crossed with every axis they do not set.
-    pub include: Vec<Point>,
-    /// `[[grid.exclude]]`: patterns; a point of the product matching every key of one is dropped.
-    pub exclude: Vec<Point>,
-}
-
-/// Values of some dotted keys: one grid point, or a pattern for include/exclude.
-pub type Point = BTreeMap<String, Value>;
 
 /// A job: a grid point and the config it resolves to.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +101,7 @@ struct FileSections {
     #[serde(default)]
     grid: Option<Table>,
     #[serde(default)]
-    report: Option<crate::report::LayoutFile>,
+    report: Option<layout::LayoutFile>,
 }
 
 impl Experiment {
@@ -250,6 +254,59 @@ impl Experiment {
         keys
     }
 
+    /// The layout of the tables for `jobs` (defaults filled in, every key checked): checks
+    /// `[report]` before a sweep runs, and lays out its summary after.
+    pub fn layout(&self, jobs: &[Job]) -> Result<Layout> {
+        layout::resolve(&self.report, &self.varying_keys(jobs), jobs, &self.file)
+    }
+
+    /// Each distinct network of the grid, at the first job that gives it, labelled by the grid
+    /// keys whose values tell those jobs apart (a grid of one network, or a plain config, gives
+    /// one network under an empty label). For `ser model summary`.
+    pub fn models(&self) -> Result<Vec<(Point, NetConfig)>> {
+        let mut distinct: Vec<(Job, NetConfig)> = Vec::new();
+        for job in self.jobs()? {
+            let c = &job.config;
+            let shape =
+                Extractor::new(&c.features, c.audio.sample_rate)?.input_shape(c.audio.max_samples);
+            let classes = corpus::classes_of(&c.data)?;
+            let net = NetConfig::from_section(&c.model, &shape, classes.len())?;
+            if !distinct
+                .iter()
+                .any(|(_, n)| n.to_string() == net.to_string())
+            {
+                distinct.push((job, net));
+            }
+        }
+        let jobs: Vec<Job> = distinct.iter().map(|(j, _)| j.clone()).collect();
+        let keys = self.varying_keys(&jobs);
+        Ok(distinct
+            .into_iter()
+            .map(|(job, net)| {
+                let label = keys
+                    .iter()
+                    .filter_map(|k| value_of(&job, k).map(|v| (k.clone(), v)))
+                    .collect();
+                (label, net)
+            })
+            .collect())
+    }
+
+    /// Copies the file, as run, into the results folder `dir` (for `ser report`).
+    pub fn write_copy(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        atomic::write(&dir.join(COPY), self.text.as_bytes())
+    }
+
+    /// The experiment whose copy the results folder `dir` holds, if any.
+    pub fn read_copy(dir: &Path) -> Result<Option<Experiment>> {
+        let path = dir.join(COPY);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        Experiment::from_file(&path).map(Some)
+    }
+
     /// Exclude patterns must name grid axes and match something: a typo would silently drop
     /// nothing.
     fn check_patterns(&self) -> Result<()> {
@@ -281,227 +338,16 @@ impl Experiment {
     }
 }
 
-/// The value of dotted `key` for `job`: its grid point's, else its resolved config's.
-pub fn value_of(job: &Job, key: &str) -> Option<Value> {
-    job.point
-        .get(key)
-        .cloned()
-        .or_else(|| config_value(&job.config, key))
-}
-
-/// The value of dotted `key` in `config` (as TOML writes it), if set.
-pub fn config_value(config: &Config, key: &str) -> Option<Value> {
-    let mut v = Value::try_from(config).ok()?;
-    for part in key.split('.') {
-        v = v.as_table()?.get(part)?.clone();
-    }
-    Some(v)
-}
-
 /// A model that collapses for its input (too many pooling layers for the frames) is an
 /// impossible value of the experiment: found here, before anything runs.
 fn check_model_fits(config: &Config) -> std::result::Result<(), String> {
-    let extractor = crate::features::Extractor::new(&config.features, config.audio.sample_rate)
-        .map_err(|e| e.to_string())?;
+    let extractor =
+        Extractor::new(&config.features, config.audio.sample_rate).map_err(|e| e.to_string())?;
     let shape = extractor.input_shape(config.audio.max_samples);
-    let classes = if config.data.include_boredom { 7 } else { 6 };
-    crate::model::NetConfig::from_section(&config.model, &shape, classes)
-        .map(|_| ())
-        .map_err(|e| match e {
-            Error::Model(m) => m,
-            other => other.to_string(),
-        })
-}
-
-fn parse_grid(mut t: Table, file: &Path) -> Result<Grid> {
-    let mut grid = Grid::default();
-    for (which, list) in [
-        ("include", &mut grid.include),
-        ("exclude", &mut grid.exclude),
-    ] {
-        match t.remove(which) {
-            None => {}
-            Some(Value::Array(items)) => {
-                for (i, item) in items.into_iter().enumerate() {
-                    let Value::Table(tab) = item else {
-                        return Err(Error::config(
-                            file,
-                            format!("grid.{which}[{i}]"),
-                            format!("must be a table: write it as [[grid.{which}]]"),
-                        ));
-                    };
-                    let point = flatten_point(tab);
-                    if let Some(k) = point.keys().find(|k| !k.contains('.')) {
-                        return Err(Error::config(
-                            file,
-                            format!("grid.{which}[{i}].{k}"),
-                            "keys are dotted paths into the config, quoted: \"train.epochs\" = 30",
-                        ));
-                    }
-                    list.push(point);
-                }
-            }
-            Some(_) => {
-                return Err(Error::config(
-                    file,
-                    format!("grid.{which}"),
-                    format!("must be an array of tables: [[grid.{which}]]"),
-                ))
-            }
-        }
-    }
-    for (key, value) in t {
-        if !key.contains('.') {
-            return Err(Error::config(
-                file,
-                format!("grid.{key}"),
-                "grid keys are dotted paths into the config, quoted: \"train.epochs\" = [30, 60]",
-            ));
-        }
-        match value {
-            Value::Array(values) if !values.is_empty() => grid.axes.push((key, values)),
-            _ => {
-                return Err(Error::config(
-                    file,
-                    format!("grid.\"{key}\""),
-                    "must be a non-empty list of values, e.g. [30, 60] (a list-valued key takes \
-                     a list of lists: [[512, 512, 128], [128, 64, 32]])",
-                ))
-            }
-        }
-    }
-    Ok(grid)
-}
-
-/// `[[grid.include]]` tables may be written with quoted dotted keys or nested tables; both
-/// become dotted keys.
-fn flatten_point(t: Table) -> Point {
-    fn walk(prefix: &str, t: Table, out: &mut Point) {
-        for (k, v) in t {
-            let key = if prefix.is_empty() {
-                k
-            } else {
-                format!("{prefix}.{k}")
-            };
-            match v {
-                Value::Table(inner) if !key.contains('.') => walk(&key, inner, out),
-                other => {
-                    out.insert(key, other);
-                }
-            }
-        }
-    }
-    let mut out = Point::new();
-    walk("", t, &mut out);
-    out
-}
-
-/// `start` crossed with every value of every axis (first axis slowest).
-fn product(axes: &[(String, Vec<Value>)], start: &Point) -> Vec<Point> {
-    let mut points = vec![start.clone()];
-    for (key, values) in axes {
-        points = points
-            .into_iter()
-            .flat_map(|p| {
-                values.iter().map(move |v| {
-                    let mut q = p.clone();
-                    q.insert(key.clone(), v.clone());
-                    q
-                })
-            })
-            .collect();
-    }
-    points
-}
-
-fn matches(point: &Point, pattern: &Point) -> bool {
-    pattern.iter().all(|(k, v)| point.get(k) == Some(v))
-}
-
-fn set_dotted(table: &mut Table, key: &str, value: Value) -> std::result::Result<(), String> {
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().ok_or("empty key")?;
-    let mut cur = table;
-    for part in parts {
-        let entry = cur
-            .entry(part.to_string())
-            .or_insert_with(|| Value::Table(Table::new()));
-        cur = match entry {
-            Value::Table(t) => t,
-            _ => return Err(format!("`{part}` is not a table, so `{key}` cannot be set")),
-        };
-    }
-    cur.insert(last.to_string(), value);
-    Ok(())
-}
-
-/// A value as the tables print it: TOML, strings unquoted (`[128, 64, 32]`, `cnn2d`, `30`).
-pub fn show(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string().trim().to_string(),
-    }
-}
-
-/// `model.filters=[128, 64, 32], train.seed=2`
-pub fn describe(point: &Point) -> String {
-    point
-        .iter()
-        .map(|(k, v)| format!("{k}={}", show(v)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Parses `key=value` as given to `ser run --only`: the value is TOML (`[128, 64, 32]`, `2`,
-/// `"mel-db"`), or a bare word taken as a string (`mel-db`).
-pub fn parse_assignment(text: &str) -> Result<(String, Value)> {
-    let (key, value) = text.split_once('=').ok_or_else(|| {
-        Error::Usage(format!(
-            "--only {text}: expected key=value, e.g. --only train.seed=2 or --only \"model.filters=[128,64,32]\""
-        ))
-    })?;
-    let key = key.trim().to_string();
-    let value = value.trim();
-    let parsed = toml::from_str::<Table>(&format!("v = {value}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| Value::String(value.to_string()));
-    Ok((key, parsed))
-}
-
-/// The result-relevant part of a config, canonical: defaults written out (the pool window),
-/// keys sorted at every level, and without the fields that only choose where it runs
-/// (`train.backend`, `train.device`).
-pub fn identity(config: &Config) -> serde_json::Value {
-    let mut c = config.clone();
-    c.model = c.model.resolved();
-    let mut v = serde_json::to_value(&c).unwrap_or(serde_json::Value::Null);
-    if let Some(train) = v.get_mut("train").and_then(|t| t.as_object_mut()) {
-        train.remove("backend");
-        train.remove("device");
-    }
-    sort_keys(v)
-}
-
-fn sort_keys(v: serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(map) => {
-            let sorted: BTreeMap<String, serde_json::Value> =
-                map.into_iter().map(|(k, v)| (k, sort_keys(v))).collect();
-            serde_json::Value::Object(sorted.into_iter().collect())
-        }
-        serde_json::Value::Array(items) => {
-            serde_json::Value::Array(items.into_iter().map(sort_keys).collect())
-        }
-        other => other,
-    }
-}
-
-/// Ten hex digits of a SHA-256 of [`identity`] (written without spaces, keys sorted).
-pub fn job_id(config: &Config) -> String {
-    let text = format!("ser-job v1\n{}", identity(config));
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().take(5).map(|b| format!("{b:02x}")).collect()
+    NetConfig::check_section(&config.model, &shape).map_err(|e| match e {
+        Error::Model(m) => m,
+        other => other.to_string(),
+    })
 }
 
 #[cfg(test)]

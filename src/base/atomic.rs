@@ -1,0 +1,141 @@
+//! Files and folders that appear whole or not at all.
+//!
+//! Everything is written under a temporary name beside its target (a hidden
+//! `.NAME.PID-N.tmp.EXT`, unique per process and call, so two processes writing the same file never
+//! write into one temporary) and renamed over the target only once complete. A reader, or a
+//! process started after a kill, sees the old version or the new one, never a part; a killed
+//! writer leaves at most a hidden temporary that nothing reads.
+//!
+//! [`write_with`] is the one primitive for files ([`write()`](fn@write) is it with bytes in hand);
+//! [`write_dir`] does the same for a folder built in one go.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::error::{Error, Result};
+
+/// Writes `bytes` to `path` atomically.
+pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_with(path, |tmp| {
+        fs::write(tmp, bytes).map_err(|e| Error::io(tmp, e))
+    })
+}
+
+/// Lets `fill` write the file's contents to a temporary path beside `path` (with the same
+/// extension, for writers that choose a format by it), then renames it into place. On error the
+/// temporary is removed and `path` is left as it was.
+pub fn write_with(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let tmp = temporary(path);
+    let result = fill(&tmp).and_then(|()| fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    if result.is_err() {
+        // Best effort: the original error is what matters.
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Builds the folder `path` atomically: `fill` writes its contents into a fresh temporary folder
+/// beside it, which then replaces `path` (an existing `path` is moved aside first and removed
+/// last, and put back if the new one cannot be moved in).
+pub fn write_dir(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let tmp = temporary(path);
+    fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    if let Err(e) = fill(&tmp) {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if !path.exists() {
+        return fs::rename(&tmp, path).map_err(|e| {
+            let _ = fs::remove_dir_all(&tmp);
+            Error::io(path, e)
+        });
+    }
+    let old = temporary(path);
+    fs::rename(path, &old).map_err(|e| Error::io(path, e))?;
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::rename(&old, path);
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(Error::io(path, e));
+    }
+    remove_any(&old)
+}
+
+/// Removes `path`, file or folder; nothing there is not an error.
+pub fn remove_any(path: &Path) -> Result<()> {
+    let result = match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    };
+    result.map_err(|e| Error::io(path, e))
+}
+
+/// `.NAME.PID-N.tmp[.EXT]` beside `path`: hidden, unique to this process and call, on the same
+/// file system (so the rename is atomic), and ending in `path`'s extension.
+fn temporary(path: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}-{n}.tmp{ext}", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut n: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    }
+
+    #[test]
+    fn a_file_is_replaced_whole_and_a_failed_write_leaves_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        write(&p, b"one").unwrap();
+        write(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let e = write_with(&p, |tmp| {
+            assert!(
+                tmp.to_string_lossy().ends_with(".json"),
+                "{}",
+                tmp.display()
+            );
+            fs::write(tmp, b"half").unwrap();
+            Err(Error::Data("failed half-way".into()))
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("half-way"));
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(names(dir.path()), ["a.json"]);
+    }
+
+    #[test]
+    fn a_folder_is_replaced_whole_and_a_failed_build_leaves_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("entry");
+        for text in ["one", "two"] {
+            write_dir(&d, |tmp| {
+                fs::write(tmp.join("f"), text).map_err(|e| Error::io(tmp, e))
+            })
+            .unwrap();
+        }
+        assert_eq!(fs::read_to_string(d.join("f")).unwrap(), "two");
+        write_dir(&d, |_| Err(Error::Data("no".into()))).unwrap_err();
+        assert_eq!(fs::read_to_string(d.join("f")).unwrap(), "two");
+        assert_eq!(names(dir.path()), ["entry"]);
+    }
+}

@@ -1,0 +1,76 @@
+//! CSV fields, both ways: one line split into its fields (manifests), and a value quoted as a
+//! field (every CSV `ser` writes).
+
+/// Splits one CSV line into fields: comma-separated, surrounding blanks trimmed, fields may be
+/// double-quoted with `""` standing for a quote inside them.
+pub fn parse_record(line: &str) -> std::result::Result<Vec<String>, String> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
+            chars.next();
+        }
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                    None => return Err("unterminated quoted field".into()),
+                }
+            }
+            while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
+                chars.next();
+            }
+            match chars.next() {
+                None => {
+                    fields.push(field);
+                    return Ok(fields);
+                }
+                Some(',') => fields.push(field),
+                Some(c) => return Err(format!("unexpected `{c}` after a quoted field")),
+            }
+        } else {
+            loop {
+                match chars.next() {
+                    None => {
+                        fields.push(field.trim_end().to_string());
+                        return Ok(fields);
+                    }
+                    Some(',') => break,
+                    Some(c) => field.push(c),
+                }
+            }
+            fields.push(field.trim_end().to_string());
+        }
+    }
+}
+
+/// `s` as one CSV field: quoted (with `""` for a quote) when it holds a comma, a quote or a line
+/// break, as is otherwise.
+pub fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip() {
+        for s in ["plain", "a,b", "say \"hi\"", "two\nlines", "[1, 2]"] {
+            assert_eq!(parse_record(&field(s)).unwrap(), [s.trim()], "{s}");
+        }
+        assert_eq!(field("[1, 2]"), "\"[1, 2]\"");
+    }
+}

@@ -1,0 +1,29 @@
+//! Content hashes and the short ids made of them (cache keys, checkpoint fingerprints, job ids).
+
+use sha2::{Digest, Sha256};
+
+/// The first `bytes` bytes of `digest` in lower-case hex.
+pub fn hex_prefix(digest: &[u8], bytes: usize) -> String {
+    digest
+        .iter()
+        .take(bytes)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The first `bytes` bytes of the SHA-256 of `data`, in hex.
+pub fn sha256_prefix(data: &[u8], bytes: usize) -> String {
+    hex_prefix(&Sha256::digest(data), bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(hex_prefix(&[0x0a, 0xff, 0x10], 2), "0aff");
+        // SHA-256("abc") = ba7816bf...
+        assert_eq!(sha256_prefix(b"abc", 4), "ba7816bf");
+    }
+}

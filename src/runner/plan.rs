@@ -1,0 +1,140 @@
+//! Before anything runs: an experiment read and checked whole ([`plan`]), the job list a dry run
+//! prints ([`dry_run`]), and the one job `ser run --job ID | --only KEY=VALUE` names ([`select`]).
+
+use std::path::Path;
+
+use crate::base::{Error, Result};
+use crate::config::Overrides;
+use crate::experiment::{describe, parse_assignment, show, value_of, Experiment, Job};
+use crate::rundir::{JobState, RunDir};
+
+/// Reads the experiment file and its jobs, with `[report]` checked too, so that a typo in the
+/// layout fails before hours of training rather than after.
+pub fn plan(file: &Path) -> Result<(Experiment, Vec<Job>)> {
+    let exp = Experiment::from_file(file)?;
+    let jobs = exp.jobs()?;
+    exp.layout(&jobs)?;
+    Ok((exp, jobs))
+}
+
+/// The job list of `--dry-run`: id, state (from the run directories under `out`) and the grid
+/// keys' values, then what would run and the distinct feature sets it needs.
+pub fn dry_run(exp: &Experiment, jobs: &[Job], out: &Path, overrides: &Overrides) -> String {
+    let keys = exp.grid_keys();
+    let mut head = vec!["job".to_string(), "state".to_string()];
+    head.extend(keys.iter().cloned());
+    let mut rows = vec![head];
+    let mut done = 0;
+    for j in jobs {
+        let state = RunDir::new(out.join(&j.id)).state();
+        done += (state == JobState::Done) as usize;
+        let mut row = vec![j.id.clone(), state.word().to_string()];
+        row.extend(
+            keys.iter()
+                .map(|k| value_of(j, k).map(|v| show(&v)).unwrap_or_default()),
+        );
+        rows.push(row);
+    }
+    let mut text = format!(
+        "{}: {} jobs → {}/\n",
+        exp.file.display(),
+        jobs.len(),
+        out.display()
+    );
+    text += &aligned(&rows);
+    let mut sets: Vec<String> = Vec::new();
+    for j in jobs {
+        let c = overrides.apply(&j.config);
+        let s = format!(
+            "{} {} ({})",
+            c.data.corpus.name(),
+            c.features.kind,
+            c.data.path.display()
+        );
+        if !sets.contains(&s) {
+            sets.push(s);
+        }
+    }
+    text += &format!(
+        "{done} done, {} to run; features: {} distinct set{} ({})\n",
+        jobs.len() - done,
+        sets.len(),
+        if sets.len() == 1 { "" } else { "s" },
+        sets.join("; ")
+    );
+    text
+}
+
+/// `rows` as left-aligned columns, two spaces apart.
+fn aligned(rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut text = String::new();
+    for r in rows {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        text += cells.join("  ").trim_end();
+        text += "\n";
+    }
+    text
+}
+
+/// The one job `id` (a unique prefix will do) or `only` (`KEY=VALUE` assignments, TOML values)
+/// names; errors list the candidates.
+pub fn select<'a>(
+    exp: &Experiment,
+    jobs: &'a [Job],
+    id: Option<&str>,
+    only: &[String],
+) -> Result<&'a Job> {
+    let list = |js: &[&Job]| -> String {
+        js.iter()
+            .take(12)
+            .map(|j| format!("\n  {}  {}", j.id, describe(&j.point)))
+            .collect()
+    };
+    let matching: Vec<&Job> = match id {
+        Some(id) => jobs.iter().filter(|j| j.id.starts_with(id)).collect(),
+        None => {
+            let wanted = only
+                .iter()
+                .map(|a| parse_assignment(a))
+                .collect::<Result<Vec<_>>>()?;
+            for (k, _) in &wanted {
+                if jobs.iter().all(|j| value_of(j, k).is_none()) {
+                    return Err(Error::config(
+                        &exp.file,
+                        k.clone(),
+                        format!("--only {k}: not a key of this experiment's configs"),
+                    ));
+                }
+            }
+            jobs.iter()
+                .filter(|j| {
+                    wanted
+                        .iter()
+                        .all(|(k, v)| value_of(j, k).as_ref() == Some(v))
+                })
+                .collect()
+        }
+    };
+    let what = id.map_or_else(|| only.join(" "), |i| format!("--job {i}"));
+    match matching.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Error::Usage(format!(
+            "{}: no job matches {what}; the jobs are:{}",
+            exp.file.display(),
+            list(&jobs.iter().collect::<Vec<_>>())
+        ))),
+        many => Err(Error::Usage(format!(
+            "{}: {} jobs match {what}; add --only KEY=VALUE until one does:{}",
+            exp.file.display(),
+            many.len(),
+            list(many)
+        ))),
+    }
+}
