@@ -327,6 +327,11 @@ pub struct ManifestEntry {
 /// digests and repeated names are errors naming the manifest and line.
 pub fn read_manifest(path: &Path) -> Result<Vec<ManifestEntry>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_manifest(path, &text)
+}
+
+/// [`read_manifest`] of manifest text; `path` names it in errors.
+pub fn parse_manifest(path: &Path, text: &str) -> Result<Vec<ManifestEntry>> {
     let bad = |line: usize, message: String| Error::Corpus {
         path: path.to_path_buf(),
         message: format!("line {line}: {message}"),

@@ -3,7 +3,10 @@
 //! `AAAA` is the actor (1001–1091), `SSS` one of twelve sentence codes, `EEE` the intended emotion
 //! and `LL` its intensity (`LO`, `MD`, `HI`, or `XX` for unspecified). A name that does not follow
 //! this is an error rather than a skipped file: a misnamed clip in a labelled corpus is a bug in
-//! the data that silently changing the class counts would hide.
+//! the data that silently changing the class counts would hide. [`meta`] holds CREMA-D's public
+//! metadata (manifest, demographics, perceived emotions), built in.
+
+pub mod meta;
 
 use std::path::Path;
 

@@ -1,0 +1,166 @@
+//! CREMA-D's public metadata, built into the binary (`assets/crema-d/`, ODbL 1.0): the manifest
+//! of the official `AudioWAV/` folder (name, size, SHA-256 of all 7,442 files), the actors'
+//! demographics, and the crowd's perceived emotion per clip (voice only).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::super::check::{parse_manifest, ManifestEntry};
+use super::super::EMOTIONS;
+use crate::base::csv::parse_record;
+use crate::base::{Error, Result};
+
+const MANIFEST: &str = include_str!("../../../assets/crema-d/audiowav-manifest.csv");
+const DEMOGRAPHICS: &str = include_str!("../../../assets/crema-d/VideoDemographics.csv");
+const SUMMARY_TABLE: &str = include_str!("../../../assets/crema-d/summaryTable.csv");
+
+/// Names the built-in files in errors (they are checked by tests, so none is expected).
+const ORIGIN: &str = "(built-in CREMA-D metadata)";
+
+/// The 7,442 files of the official `AudioWAV/` folder: name, size, SHA-256.
+pub fn manifest() -> Result<Vec<ManifestEntry>> {
+    parse_manifest(Path::new(ORIGIN), MANIFEST)
+}
+
+/// One actor of `VideoDemographics.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// 1001–1091.
+    pub id: u16,
+    /// Age in years.
+    pub age: u8,
+    /// `Male` or `Female`.
+    pub sex: String,
+    /// `African American`, `Asian`, `Caucasian` or `Unknown`.
+    pub race: String,
+    /// `Hispanic` or `Not Hispanic`.
+    pub ethnicity: String,
+}
+
+impl Actor {
+    /// The actor's age band, as splits balance and reports group by it: `20-29`, `30-39`, ...
+    /// (CREMA-D's actors are 20 to 74).
+    pub fn age_band(&self) -> String {
+        let lo = self.age / 10 * 10;
+        format!("{lo}-{}", lo + 9)
+    }
+
+    /// The value of a demographic attribute by name: `sex`, `age` (the band), `race`,
+    /// `ethnicity`; `None` for another name.
+    pub fn attribute(&self, name: &str) -> Option<String> {
+        match name {
+            "sex" => Some(self.sex.clone()),
+            "age" => Some(self.age_band()),
+            "race" => Some(self.race.clone()),
+            "ethnicity" => Some(self.ethnicity.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The demographic attributes an [`Actor`] has, by name.
+pub const ATTRIBUTES: [&str; 4] = ["sex", "age", "race", "ethnicity"];
+
+/// The 91 actors by id.
+pub fn actors() -> Result<BTreeMap<u16, Actor>> {
+    let mut out = BTreeMap::new();
+    for (i, line) in DEMOGRAPHICS.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |m: String| {
+            Error::format(
+                format!("{ORIGIN} VideoDemographics.csv"),
+                format!("line {}: {m}", i + 1),
+            )
+        };
+        let f = parse_record(line).map_err(bad)?;
+        let [id, age, sex, race, ethnicity] = &f[..] else {
+            return Err(bad(format!("expected 5 fields, found {}", f.len())));
+        };
+        let actor = Actor {
+            id: id.parse().map_err(|_| bad(format!("actor id `{id}`")))?,
+            age: age.parse().map_err(|_| bad(format!("age `{age}`")))?,
+            sex: sex.clone(),
+            race: race.clone(),
+            ethnicity: ethnicity.clone(),
+        };
+        out.insert(actor.id, actor);
+    }
+    Ok(out)
+}
+
+/// What the crowd perceived in one clip, from its voice only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Perceived {
+    /// The emotions with the most votes, as indices into [`EMOTIONS`]: one, or several on a tie.
+    pub votes: Vec<usize>,
+    /// Share of raters who chose the winning emotion(s), in percent (`VoiceLevel`).
+    pub agreement: f64,
+}
+
+/// The crowd's voice-only votes by clip name (`1001_DFA_ANG_XX`, no extension).
+pub fn perceived() -> Result<BTreeMap<String, Perceived>> {
+    let letter = |c: &str| match c {
+        "A" => Some(0),
+        "D" => Some(1),
+        "F" => Some(2),
+        "H" => Some(3),
+        "N" => Some(4),
+        "S" => Some(5),
+        _ => None,
+    };
+    debug_assert_eq!(EMOTIONS[4], "NEU");
+    let mut out = BTreeMap::new();
+    for (i, line) in SUMMARY_TABLE.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |m: String| {
+            Error::format(
+                format!("{ORIGIN} summaryTable.csv"),
+                format!("line {}: {m}", i + 1),
+            )
+        };
+        let f = parse_record(line).map_err(bad)?;
+        let [_, name, vote, level, ..] = &f[..] else {
+            return Err(bad(format!("expected 8 fields, found {}", f.len())));
+        };
+        let votes = vote
+            .split(':')
+            .map(|v| letter(v).ok_or_else(|| bad(format!("vote `{vote}`"))))
+            .collect::<Result<Vec<usize>>>()?;
+        let agreement = level
+            .parse()
+            .map_err(|_| bad(format!("VoiceLevel `{level}`")))?;
+        out.insert(name.clone(), Perceived { votes, agreement });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_metadata_is_complete_and_consistent() {
+        let files = manifest().unwrap();
+        assert_eq!(files.len(), 7442);
+        let actors = actors().unwrap();
+        assert_eq!(actors.len(), 91);
+        assert_eq!(actors.keys().next(), Some(&1001));
+        assert_eq!(actors[&1001].sex, "Male");
+        assert_eq!(actors[&1001].age_band(), "50-59");
+        let perceived = perceived().unwrap();
+        assert_eq!(perceived.len(), 7442);
+        for f in &files {
+            let stem = f.name.trim_end_matches(".wav");
+            assert!(perceived.contains_key(stem), "{stem}");
+            let actor: u16 = stem[..4].parse().unwrap();
+            assert!(actors.contains_key(&actor), "{actor}");
+        }
+        assert_eq!(perceived["1001_IEO_NEU_XX"].votes, [4]);
+        let ties = perceived.values().filter(|p| p.votes.len() > 1).count();
+        assert!(ties > 0 && ties < 1000, "{ties}");
+    }
+}
