@@ -183,6 +183,95 @@ pub struct DataConfig {
     pub synth_actors: usize,
     /// Synthetic corpus only: generator seed.
     pub synth_seed: u64,
+    /// Synthetic corpus only: `grid` (`synth_actors` speakers × 12 sentences × 6 emotions) or
+    /// `crema-d` (CREMA-D's exact 7,442 file names, for full-scale rehearsals). Left out of the
+    /// resolved config when `grid`, so the ids of jobs made before it existed do not move.
+    #[serde(skip_serializing_if = "SynthLayout::is_grid")]
+    pub synth_layout: SynthLayout,
+    /// Which emotion a clip is labelled with: `intended` (what the actor was asked to act; the
+    /// report's) or `perceived` (CREMA-D's crowd vote, voice only).
+    #[serde(skip_serializing_if = "LabelSource::is_intended")]
+    pub labels: LabelSource,
+    /// With perceived labels, clips whose vote is a tie: `drop` leaves them out, `intended`
+    /// keeps a clip with its intended emotion when that is among the tied votes.
+    #[serde(skip_serializing_if = "TieRule::is_drop")]
+    pub ties: TieRule,
+}
+
+/// Where a clip's label comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelSource {
+    /// The emotion the actor was asked to act (the file name's).
+    #[default]
+    Intended,
+    /// The crowd's voice-only plurality vote (CREMA-D's `summaryTable.csv`).
+    Perceived,
+}
+
+impl LabelSource {
+    /// True for the default.
+    pub fn is_intended(&self) -> bool {
+        *self == LabelSource::Intended
+    }
+}
+
+/// What perceived labels do with a tied vote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TieRule {
+    /// Leave the clip out.
+    #[default]
+    Drop,
+    /// Keep it with its intended emotion when that is among the tied votes, else leave it out.
+    Intended,
+}
+
+impl TieRule {
+    /// True for the default.
+    pub fn is_drop(&self) -> bool {
+        *self == TieRule::Drop
+    }
+
+    /// The name used in TOML.
+    pub fn name(self) -> &'static str {
+        match self {
+            TieRule::Drop => "drop",
+            TieRule::Intended => "intended",
+        }
+    }
+}
+
+/// Which clips a synthetic corpus has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SynthLayout {
+    /// Every (actor, sentence, emotion, level) of the spec's counts: the small default corpus.
+    #[default]
+    Grid,
+    /// CREMA-D's exact file set: the 7,442 names of its manifest (91 actors, 12 sentences, six
+    /// emotions, four levels), each actor voiced with the sex CREMA-D's demographics give it.
+    CremaD,
+}
+
+impl SynthLayout {
+    /// True for the default layout.
+    pub fn is_grid(&self) -> bool {
+        *self == SynthLayout::Grid
+    }
+}
+
+impl std::str::FromStr for SynthLayout {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "grid" => Ok(SynthLayout::Grid),
+            "crema-d" => Ok(SynthLayout::CremaD),
+            _ => Err(Error::Usage(format!(
+                "unknown synthetic layout `{s}`: expected grid or crema-d"
+            ))),
+        }
+    }
 }
 
 impl Default for DataConfig {
@@ -193,6 +282,9 @@ impl Default for DataConfig {
             include_boredom: false,
             synth_actors: 12,
             synth_seed: 0,
+            synth_layout: SynthLayout::Grid,
+            labels: LabelSource::Intended,
+            ties: TieRule::Drop,
         }
     }
 }
@@ -202,11 +294,39 @@ impl Default for DataConfig {
 #[serde(rename_all = "kebab-case")]
 pub enum SplitKind {
     /// Stratified by emotion; the report's protocol (test fraction, then validation of the rest).
+    /// Speakers and sentences are shared between the parts.
     Random,
     /// Actor-disjoint train / validation / test: no speaker in two parts.
     Speaker,
     /// `folds` folds over actors; fold `fold` is the test part.
     SpeakerKfold,
+    /// Sentence-disjoint (text-independent): no sentence in two parts.
+    Sentence,
+    /// Speaker- and sentence-disjoint at once: a clip is in a part when both its speaker and its
+    /// sentence are; clips whose speaker and sentence fall in different parts are left out.
+    #[serde(rename = "speaker+sentence")]
+    SpeakerSentence,
+}
+
+impl SplitKind {
+    /// The name used in TOML and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            SplitKind::Random => "random",
+            SplitKind::Speaker => "speaker",
+            SplitKind::SpeakerKfold => "speaker-kfold",
+            SplitKind::Sentence => "sentence",
+            SplitKind::SpeakerSentence => "speaker+sentence",
+        }
+    }
+
+    /// Whether the parts are cut along speakers.
+    pub fn by_speaker(self) -> bool {
+        matches!(
+            self,
+            SplitKind::Speaker | SplitKind::SpeakerKfold | SplitKind::SpeakerSentence
+        )
+    }
 }
 
 /// Split parameters.
@@ -215,7 +335,8 @@ pub enum SplitKind {
 pub struct SplitConfig {
     /// Split protocol.
     pub kind: SplitKind,
-    /// Fraction of items (random) or speakers (speaker) in the test part. Report: 0.30.
+    /// Fraction of items (random), speakers (speaker) or sentences (sentence) in the test part.
+    /// Report: 0.30.
     pub test: f64,
     /// Fraction of the remainder kept for validation. Report: 0.05.
     pub valid: f64,
@@ -225,6 +346,16 @@ pub struct SplitConfig {
     pub folds: usize,
     /// `speaker-kfold` only: which fold is the test part (0-based).
     pub fold: usize,
+    /// Speaker splits: a fixed assignment of speakers to parts instead of a seeded draw —
+    /// `"crema-d"` (the one `ser` ships for CREMA-D's 91 actors, balanced by sex and age) or a
+    /// CSV file of `speaker,part` rows (`part`: train, valid or test). `test`, `valid` and
+    /// `seed` then do not choose speakers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<String>,
+    /// Speaker splits: demographic attributes whose groups each part gets its share of
+    /// (`sex`, `age` (decade), `race`, `ethnicity`; CREMA-D's actors).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub balance: Vec<String>,
 }
 
 impl Default for SplitConfig {
@@ -236,9 +367,14 @@ impl Default for SplitConfig {
             seed: 0,
             folds: 5,
             fold: 0,
+            assignment: None,
+            balance: Vec::new(),
         }
     }
 }
+
+/// The demographic attributes splits can balance and reports can group by.
+pub const DEMOGRAPHICS: [&str; 4] = ["sex", "age", "race", "ethnicity"];
 
 /// Which network a job trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -583,6 +719,40 @@ impl Config {
             return bad(
                 "split.valid",
                 format!("must be in [0, 1) (report: 0.05), got {}", s.valid),
+            );
+        }
+        if (s.assignment.is_some() || !s.balance.is_empty()) && !s.kind.by_speaker() {
+            return bad(
+                if s.assignment.is_some() {
+                    "split.assignment"
+                } else {
+                    "split.balance"
+                },
+                format!(
+                    "only applies to speaker splits (speaker, speaker-kfold, speaker+sentence), \
+                     not `{}`",
+                    s.kind.name()
+                ),
+            );
+        }
+        if s.assignment.is_some() && s.kind == SplitKind::SpeakerKfold {
+            return bad(
+                "split.assignment",
+                "a fixed assignment has no folds: use kind = \"speaker\" or \"speaker+sentence\""
+                    .into(),
+            );
+        }
+        if let Some(a) = s
+            .balance
+            .iter()
+            .find(|a| !DEMOGRAPHICS.contains(&a.as_str()))
+        {
+            return bad(
+                "split.balance",
+                format!(
+                    "unknown attribute `{a}`: expected some of {}",
+                    DEMOGRAPHICS.join(", ")
+                ),
             );
         }
         if s.kind == SplitKind::SpeakerKfold && (s.folds < 2 || s.fold >= s.folds) {

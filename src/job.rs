@@ -14,12 +14,14 @@ use serde_json::json;
 use crate::base::device;
 use crate::base::Result;
 use crate::cache::{self, CacheOptions, FeatureTable};
-use crate::config::Config;
+use std::collections::BTreeMap;
+
+use crate::config::{Config, LabelSource, DEMOGRAPHICS};
 use crate::corpus::{self, Corpus};
-use crate::eval::{self, Metrics};
+use crate::eval::{self, GroupScore, GroupScores, Metrics};
 use crate::infer::predict_with;
 use crate::rundir::RunDir;
-use crate::split::{self, Split};
+use crate::split::{self, Facts, Split};
 use crate::train::{self, Examples, TrainJob, TrainOutcome};
 
 /// How to run a job (nothing here changes its result).
@@ -93,24 +95,31 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
     let metrics = eval::evaluate(&test_x.labels, &predicted, &corpus.classes)?;
 
     let train_seconds: f64 = outcome.history.iter().map(|r| r.seconds).sum();
-    run.write_run_info(&run_info(
-        config,
-        &outcome,
-        &table,
-        &parts,
-        (start_time, started),
-    ))?;
+    let facts = Facts::of(&usable, &parts, &config.split);
+    let mut info = run_info(config, &outcome, &table, &parts, (start_time, started));
+    info["split"] = json!(facts);
+    info["corpus_notes"] = json!(usable.notes);
+    run.write_run_info(&info)?;
     run.write_curves(&outcome.history, outcome.best_epoch);
-    run.write_metrics(
-        &metrics,
-        json!({
-            "best_epoch": outcome.best_epoch,
-            "epochs_run": outcome.history.len(),
-            "stopped_early": outcome.stopped_early,
-            "train_seconds": train_seconds,
-            "backend": outcome.backend,
-        }),
-    )?;
+    let mut extra = json!({
+        "best_epoch": outcome.best_epoch,
+        "epochs_run": outcome.history.len(),
+        "stopped_early": outcome.stopped_early,
+        "train_seconds": train_seconds,
+        "backend": outcome.backend,
+    });
+    // The listeners' accuracy on the same test clips answers the same question only when the
+    // labels are the intended emotions.
+    if config.data.labels == LabelSource::Intended {
+        if let Some(h) = usable.listeners_accuracy(&parts.test)? {
+            extra["human_accuracy"] = json!(h);
+        }
+    }
+    let groups = group_scores(&usable, &parts.test, &test_x.labels, &predicted)?;
+    if !groups.is_empty() {
+        extra["groups"] = json!(groups);
+    }
+    run.write_metrics(&metrics, extra)?;
     Ok(JobSummary {
         run_dir: run_dir.to_path_buf(),
         metrics,
@@ -119,6 +128,47 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
         train_seconds,
         backend: outcome.backend,
     })
+}
+
+/// Accuracy, macro F1 and clip count of the test clips of each demographic group (`sex`, `age`
+/// band, `race`, `ethnicity` → value → scores), where the corpus has demographics.
+fn group_scores(
+    corpus: &Corpus,
+    test: &[usize],
+    labels: &[usize],
+    predicted: &[usize],
+) -> Result<GroupScores> {
+    let mut out = GroupScores::new();
+    if corpus.demographics.is_empty() {
+        return Ok(out);
+    }
+    for attribute in DEMOGRAPHICS {
+        let mut by_value: BTreeMap<String, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
+        for ((&i, &y), &p) in test.iter().zip(labels).zip(predicted) {
+            let value = corpus
+                .demographics
+                .get(&corpus.items[i].speaker)
+                .and_then(|a| a.attribute(attribute))
+                .unwrap_or_else(|| "unknown".into());
+            let entry = by_value.entry(value).or_default();
+            entry.0.push(y);
+            entry.1.push(p);
+        }
+        let mut groups = BTreeMap::new();
+        for (value, (y, p)) in by_value {
+            let m = eval::evaluate(&y, &p, &corpus.classes)?;
+            groups.insert(
+                value,
+                GroupScore {
+                    accuracy: m.accuracy,
+                    f1_macro: m.macro_avg.f1,
+                    n: m.total,
+                },
+            );
+        }
+        out.insert(attribute.to_string(), groups);
+    }
+    Ok(out)
 }
 
 /// The items at `idx` (rows of `table`) with their labels.
@@ -181,6 +231,8 @@ fn subset(corpus: &Corpus, table: &FeatureTable) -> Corpus {
             .iter()
             .map(|&i| corpus.items[i].clone())
             .collect(),
+        demographics: corpus.demographics.clone(),
+        notes: corpus.notes.clone(),
     }
 }
 

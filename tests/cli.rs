@@ -19,6 +19,7 @@ fn help_lists_every_command_and_each_has_an_example() {
         &["data", "check"][..],
         &["data", "synth"],
         &["data", "split"],
+        &["data", "human-baseline"],
         &["features", "extract"],
         &["features", "cache"],
         &["bench", "features"],

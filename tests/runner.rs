@@ -399,6 +399,7 @@ fn tables_show_mean_std_and_n_as_the_layout_asks() {
     assert_eq!(
         tables[1],
         "train.epochs = 30\n\n\
+         Protocol: not recorded (runs made before `ser` recorded split facts).\n\n\
          | filters | acc | acc (report) | f-score (macro F1) | n |\n\
          |---|---|---|---|---|\n\
          | [8] | 0.6000 ± 0.1000 | 0.4868 | 0.5000 ± 0.1000 | 3 |\n\
@@ -407,6 +408,7 @@ fn tables_show_mean_std_and_n_as_the_layout_asks() {
     assert_eq!(
         tables[2],
         "train.epochs = 60\n\n\
+         Protocol: not recorded (runs made before `ser` recorded split facts).\n\n\
          | filters | acc | acc (report) | f-score (macro F1) | n |\n\
          |---|---|---|---|---|\n\
          | [8] | 0.4000 ± 0.0000 | — | 0.3000 ± 0.0000 | 2 (1 failed) |\n\

@@ -5,18 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use ser::corpus::{crema_d, Corpus, EMOTIONS};
-use ser::split::{make_split, write_lists, Split};
+use ser::split::{make_split, write_lists, Facts, Split};
 use ser::{CorpusKind, Error, SplitConfig, SplitKind};
 
-/// The full CREMA-D corpus built from the official file list (no audio needed).
+/// The full CREMA-D corpus built from the official file list (built in; no audio needed).
 fn crema_d_corpus() -> Option<Corpus> {
-    let shared = crate::common::shared("data")?;
-    let text = std::fs::read_to_string(shared.join("crema-d/audiowav-manifest.csv")).unwrap();
-    let names: Vec<&str> = text
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap())
-        .collect();
+    let entries = crema_d::meta::manifest().unwrap();
+    let names = entries.iter().map(|e| e.name.as_str());
     Some(crema_d::corpus_from_names(Path::new("AudioWAV"), names, CorpusKind::CremaD).unwrap())
 }
 
@@ -319,4 +314,117 @@ fn emodb_random_split() {
     assert_partition(&c, &s);
     // 289 clips: test ceil(86.7) = 87, rest 202, validation ceil(10.1) = 11.
     assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (191, 11, 87));
+}
+
+/// The speaker split shipped for CREMA-D (`split.assignment = "crema-d"`) is the balanced seeded
+/// draw it claims to be: redrawn here and compared line by line; actor-disjoint, and each sex
+/// and age band spread over the parts in proportion.
+#[test]
+fn the_shipped_crema_d_speaker_split_is_the_balanced_draw() {
+    let corpus = crema_d_corpus().unwrap();
+    let balanced = SplitConfig {
+        kind: SplitKind::Speaker,
+        test: 0.3,
+        valid: 0.15,
+        seed: 0,
+        balance: vec!["sex".into(), "age".into()],
+        ..SplitConfig::default()
+    };
+    let drawn = make_split(&corpus, &balanced).unwrap();
+    let part_of = |s: &str| {
+        for (name, part) in drawn.parts() {
+            if part.iter().any(|&i| corpus.items[i].speaker == s) {
+                return name;
+            }
+        }
+        "none"
+    };
+    let mut expected = String::from("speaker,part\n");
+    for s in corpus.speakers() {
+        expected += &format!("{s},{}\n", part_of(s));
+    }
+    assert_eq!(
+        crema_d::meta::SPEAKER_SPLIT,
+        expected,
+        "assets/crema-d/speaker-split.csv is not the balanced draw; the draw is:\n{expected}"
+    );
+    let fixed = SplitConfig {
+        kind: SplitKind::Speaker,
+        assignment: Some("crema-d".into()),
+        ..SplitConfig::default()
+    };
+    let shipped = make_split(&corpus, &fixed).unwrap();
+    assert_eq!(shipped, drawn);
+    let facts = Facts::of(&corpus, &shipped, &fixed);
+    assert_eq!(facts.speakers.test_in_train, 0);
+    assert_eq!(facts.speakers.valid_in_train, 0);
+    assert_eq!(
+        (
+            facts.speakers.train,
+            facts.speakers.valid,
+            facts.speakers.test
+        ),
+        (54, 10, 27)
+    );
+    // Each sex's share of the test speakers is within one speaker of its overall share.
+    let sexes = |part: &[usize]| -> BTreeMap<String, BTreeSet<String>> {
+        let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for &i in part {
+            let sp = &corpus.items[i].speaker;
+            m.entry(corpus.demographics[sp].sex.clone())
+                .or_default()
+                .insert(sp.clone());
+        }
+        m
+    };
+    let all: Vec<usize> = (0..corpus.items.len()).collect();
+    let (total, test) = (sexes(&all), sexes(&shipped.test));
+    for (sex, members) in &total {
+        let want = members.len() as f64 * 27.0 / 91.0;
+        let got = test[sex].len() as f64;
+        assert!(
+            (got - want).abs() <= 1.0,
+            "{sex}: {got} of 27, want ~{want:.1}"
+        );
+    }
+}
+
+/// What each protocol shares between training and test, checked on the lists.
+#[test]
+fn facts_state_what_the_parts_share() {
+    let corpus = crema_d_corpus().unwrap();
+    let facts = |kind: SplitKind| {
+        let c = cfg(kind, 0);
+        let split = make_split(&corpus, &c).unwrap();
+        (Facts::of(&corpus, &split, &c), split)
+    };
+    let (random, _) = facts(SplitKind::Random);
+    assert_eq!(
+        (random.speakers.test_in_train, random.speakers.test),
+        (91, 91)
+    );
+    let s = random.sentences.unwrap();
+    assert_eq!((s.test_in_train, s.test), (12, 12));
+    assert!(random
+        .statement()
+        .starts_with("random (seed 0): 91 of 91 test speakers"));
+
+    let (sentence, split) = facts(SplitKind::Sentence);
+    let s = sentence.sentences.unwrap();
+    assert_eq!((s.test_in_train, s.test, s.valid, s.train), (0, 4, 1, 7));
+    assert_eq!(sentence.speakers.test_in_train, 91);
+    assert_partition(&corpus, &split);
+
+    let (both, split) = facts(SplitKind::SpeakerSentence);
+    let s = both.sentences.unwrap();
+    assert_eq!((both.speakers.test_in_train, s.test_in_train), (0, 0));
+    assert!(both.clips["left_out"] > 0);
+    let in_parts = split.train.len() + split.valid.len() + split.test.len();
+    assert_eq!(in_parts + split.left_out.len(), corpus.items.len());
+    // Same seed, same lists, same hash; another seed, another hash.
+    let again = facts(SplitKind::SpeakerSentence).0;
+    assert_eq!(again.hash, both.hash);
+    let other = cfg(SplitKind::SpeakerSentence, 1);
+    let other = Facts::of(&corpus, &make_split(&corpus, &other).unwrap(), &other);
+    assert_ne!(other.hash, both.hash);
 }

@@ -431,3 +431,88 @@ fn fused_adam_steps_and_records_exactly_as_burns() {
     // Variants it does not cover fall back to Burn's own.
     assert!(train::adam::FusedAdam::new(&config.clone().with_amsgrad(true)).is_none());
 }
+
+/// Model selection (early stopping, keep-best) reads the validation part only: the same job on a
+/// copy of the corpus whose test clips hold other audio trains the same model, epoch for epoch,
+/// and picks the same epoch; only what is measured on the test part may differ.
+#[test]
+fn the_test_part_cannot_influence_training() {
+    use ser::cache::CacheOptions;
+    use ser::job::{self, JobOptions};
+
+    let source = crate::runner::corpus();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |name: &str| {
+        let to = dir.path().join(name);
+        fs::create_dir_all(&to).unwrap();
+        for entry in fs::read_dir(source).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "wav") {
+                fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        to
+    };
+    let (a, b) = (copy("a"), copy("b"));
+    let config = |path: &std::path::Path| {
+        let text = format!(
+            "[data]\ncorpus = \"crema-d\"\npath = \"{}\"\n[audio]\nmax_samples = 8000\n\
+             [split]\ntest = 0.3\nvalid = 0.2\n\
+             [model]\nfilters = [4]\nkernel = 3\ndense = 8\n\
+             [train]\nepochs = 5\nbatch_size = 16\nlr = 1e-2\npatience = 2\nkeep_best = true\n",
+            path.display()
+        );
+        ser::Config::from_toml(&text, std::path::Path::new("isolation.toml")).unwrap()
+    };
+    let opts = JobOptions {
+        cache: CacheOptions {
+            dir: dir.path().join("cache"),
+            skip_bad: false,
+            gpu: None,
+        },
+        quiet: true,
+        label: None,
+    };
+    let (run_a, run_b) = (dir.path().join("run-a"), dir.path().join("run-b"));
+    let first = job::run(&config(&a), &run_a, &opts).unwrap();
+    // Every test clip of b: other audio under the same name (so the split is the same).
+    let tests = fs::read_to_string(run_a.join("split/test.txt")).unwrap();
+    assert!(tests.lines().count() > 10, "{tests}");
+    for line in tests.lines() {
+        let name = line.split('\t').next().unwrap();
+        crate::common::write_sine_wav(&b.join(name), 16_000, 0.8);
+    }
+    let second = job::run(&config(&b), &run_b, &opts).unwrap();
+
+    for list in ["split/train.txt", "split/valid.txt", "split/test.txt"] {
+        assert_eq!(
+            fs::read_to_string(run_a.join(list)).unwrap(),
+            fs::read_to_string(run_b.join(list)).unwrap(),
+            "{list}"
+        );
+    }
+    let history = |run: &std::path::Path| -> Vec<String> {
+        fs::read_to_string(run.join("history.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+            .collect()
+    };
+    assert_eq!(history(&run_a), history(&run_b));
+    assert_eq!(first.best_epoch, second.best_epoch);
+    // Same final weights: the same probabilities for any input.
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let x = Examples::unlabelled(
+        vec![32],
+        (0..5 * 32).map(|_| rng.random_range(0.0f32..0.3)).collect(),
+    )
+    .unwrap();
+    assert_eq!(
+        infer::predict(&RunDir::new(&run_a), &x).unwrap(),
+        infer::predict(&RunDir::new(&run_b), &x).unwrap()
+    );
+    // ... while the test part itself was different data: other features, in another cache entry.
+    let cache_of =
+        |run: &std::path::Path| RunDir::new(run).read_run_info().unwrap()["feature_cache"].clone();
+    assert_ne!(cache_of(&run_a), cache_of(&run_b));
+}

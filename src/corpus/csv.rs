@@ -99,6 +99,8 @@ pub fn read(path: &Path) -> Result<Corpus> {
         root,
         classes,
         items,
+        demographics: Default::default(),
+        notes: Vec::new(),
     })
 }
 

@@ -142,6 +142,13 @@ pub fn read_dir(dir: &Path, include_boredom: bool) -> Result<Corpus> {
             dir.display()
         );
     }
+    let notes = if bored > 0 {
+        vec![format!(
+            "left out {bored} boredom clips (no CREMA-D class; data.include_boredom keeps them)"
+        )]
+    } else {
+        Vec::new()
+    };
     if items.is_empty() {
         return Err(super::no_clips(dir, "EmoDB clips named SSTTTEV.wav"));
     }
@@ -150,6 +157,8 @@ pub fn read_dir(dir: &Path, include_boredom: bool) -> Result<Corpus> {
         root: dir.to_path_buf(),
         classes,
         items,
+        demographics: Default::default(),
+        notes,
     })
 }
 

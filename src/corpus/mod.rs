@@ -16,10 +16,13 @@ pub mod csv;
 pub mod emodb;
 pub mod synth;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use crema_d::meta::Actor;
+
 use crate::base::{Error, Result};
-use crate::config::{CorpusKind, DataConfig};
+use crate::config::{CorpusKind, DataConfig, LabelSource, SynthLayout, TieRule};
 
 /// The six CREMA-D emotion codes, alphabetical (the report's `LabelEncoder` order).
 pub const EMOTIONS: [&str; 6] = ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"];
@@ -53,6 +56,12 @@ pub struct Corpus {
     pub classes: Vec<String>,
     /// The clips, sorted by file name (CSV: by manifest path).
     pub items: Vec<Item>,
+    /// Demographics by speaker id, where the corpus has them: CREMA-D's actors (and the
+    /// synthetic corpus's in CREMA-D's layout, whose speakers are CREMA-D's actor ids); empty
+    /// for other corpora.
+    pub demographics: BTreeMap<String, Actor>,
+    /// What the reader left out and why (counts), for the run's record: never dropped silently.
+    pub notes: Vec<String>,
 }
 
 impl Corpus {
@@ -75,6 +84,27 @@ impl Corpus {
         s
     }
 
+    /// How often CREMA-D's untrained listeners (the crowd's voice-only plurality vote) named
+    /// the label of the items at `idx`, ties counted as misses: the human reference beside a
+    /// model's accuracy on the same clips. `None` where the corpus has no crowd votes (not
+    /// CREMA-D's clips) or `idx` is empty.
+    pub fn listeners_accuracy(&self, idx: &[usize]) -> Result<Option<f64>> {
+        if idx.is_empty() || !matches!(self.kind, CorpusKind::CremaD | CorpusKind::Synth) {
+            return Ok(None);
+        }
+        let votes = crema_d::meta::perceived()?;
+        let mut right = 0usize;
+        for &i in idx {
+            let item = &self.items[i];
+            let stem = item.path.file_stem().map(|s| s.to_string_lossy());
+            let Some(v) = stem.and_then(|s| votes.get(s.as_ref())) else {
+                return Ok(None);
+            };
+            right += usize::from(v.votes == [item.label]);
+        }
+        Ok(Some(right as f64 / idx.len() as f64))
+    }
+
     /// An item's path relative to the corpus root (the path itself when it lies outside it).
     pub fn relative_path<'a>(&self, item: &'a Item) -> &'a Path {
         item.path.strip_prefix(&self.root).unwrap_or(&item.path)
@@ -82,17 +112,87 @@ impl Corpus {
 }
 
 /// Reads the corpus `cfg` names. `Synth` first generates the synthetic corpus into `cfg.path`
-/// (once; an existing complete corpus is reused) and then reads it as CREMA-D.
+/// (once; an existing complete corpus is reused) and then reads it as CREMA-D. With
+/// `labels = "perceived"` the labels become the crowd's voice-only votes (CREMA-D only).
 pub fn open(cfg: &DataConfig) -> Result<Corpus> {
-    match cfg.corpus {
-        CorpusKind::CremaD => crema_d::read_dir(&cfg.path, CorpusKind::CremaD),
-        CorpusKind::Emodb => emodb::read_dir(&cfg.path, cfg.include_boredom),
-        CorpusKind::Csv => csv::read(&cfg.path),
+    let mut corpus = match cfg.corpus {
+        CorpusKind::CremaD => crema_d::read_dir(&cfg.path, CorpusKind::CremaD)?,
+        CorpusKind::Emodb => emodb::read_dir(&cfg.path, cfg.include_boredom)?,
+        CorpusKind::Csv => csv::read(&cfg.path)?,
         CorpusKind::Synth => {
-            synth::ensure(&cfg.path, cfg.synth_actors, cfg.synth_seed)?;
-            crema_d::read_dir(&cfg.path, CorpusKind::Synth)
+            let spec = synth::spec_for(cfg.synth_layout, cfg.synth_actors, cfg.synth_seed);
+            synth::ensure_spec(&cfg.path, &spec)?;
+            let mut c = crema_d::read_dir(&cfg.path, CorpusKind::Synth)?;
+            if cfg.synth_layout == SynthLayout::CremaD {
+                c.demographics = crema_d::demographics_of(&c.items)?;
+            }
+            c
+        }
+    };
+    if cfg.labels == LabelSource::Perceived {
+        perceived_labels(&mut corpus, cfg)?;
+    }
+    Ok(corpus)
+}
+
+/// Relabels every clip with the crowd's voice-only plurality vote (`summaryTable.csv`). A tie
+/// goes by `cfg.ties`: `drop` leaves the clip out, `intended` keeps it with its intended emotion
+/// when that is among the tied votes (and leaves it out otherwise). Clips left out are counted
+/// in the corpus's notes.
+fn perceived_labels(corpus: &mut Corpus, cfg: &DataConfig) -> Result<()> {
+    let layout_ok = match corpus.kind {
+        CorpusKind::CremaD => true,
+        CorpusKind::Synth => cfg.synth_layout == SynthLayout::CremaD,
+        _ => false,
+    };
+    if !layout_ok || corpus.classes != emotion_classes() {
+        return Err(Error::config(
+            "(config)",
+            "data.labels",
+            "perceived labels are CREMA-D's crowd votes: use them with corpus = \"crema-d\" \
+             (or the synthetic corpus with synth_layout = \"crema-d\")",
+        ));
+    }
+    let votes = crema_d::meta::perceived()?;
+    let before = corpus.items.len();
+    let mut kept = Vec::with_capacity(before);
+    let mut changed = 0;
+    for mut item in std::mem::take(&mut corpus.items) {
+        let stem = item
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let v = votes.get(&stem).ok_or_else(|| Error::Label {
+            path: item.path.clone(),
+            message: "no crowd vote for this clip in CREMA-D's summaryTable.csv; use \
+                      data.labels = \"intended\""
+                .into(),
+        })?;
+        let label = match (v.votes.as_slice(), cfg.ties) {
+            ([one], _) => Some(*one),
+            (tied, TieRule::Intended) if tied.contains(&item.label) => Some(item.label),
+            _ => None,
+        };
+        if let Some(label) = label {
+            changed += usize::from(label != item.label);
+            item.label = label;
+            kept.push(item);
         }
     }
+    corpus.items = kept;
+    let dropped = before - corpus.items.len();
+    corpus.notes.push(format!(
+        "labels: the crowd's voice-only votes; {changed} of {} clips kept differ from the \
+         intended emotion; {dropped} clips with tied votes left out (data.ties = \"{}\")",
+        corpus.items.len(),
+        cfg.ties.name()
+    ));
+    tracing::info!("{}", corpus.notes.last().map_or("", String::as_str));
+    if corpus.items.is_empty() {
+        return Err(no_clips(&corpus.root, "clips with a perceived emotion"));
+    }
+    Ok(())
 }
 
 /// The class names a corpus of `cfg` has, without reading its clips: the six [`EMOTIONS`] for

@@ -47,6 +47,8 @@ pub const EMOTIONS: [&str; 6] = ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"];
 const GENERATOR_NAME: &str = "ser synth";
 const SR: f64 = SAMPLE_RATE as f64;
 
+pub use crate::config::SynthLayout as Layout;
+
 /// What to generate: speakers, seed, and how many clips per (actor, emotion).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SynthSpec {
@@ -59,6 +61,9 @@ pub struct SynthSpec {
     pub sentences: usize,
     /// Intensity levels per (sentence, emotion): 1 gives `XX`, 2 gives `LO HI`, 3 gives `LO MD HI`.
     pub levels: usize,
+    /// Which clips: the grid of the counts above, or CREMA-D's file set (counts ignored).
+    #[serde(default)]
+    pub layout: Layout,
 }
 
 impl SynthSpec {
@@ -69,11 +74,26 @@ impl SynthSpec {
             seed,
             sentences: SENTENCES.len(),
             levels: 1,
+            layout: Layout::Grid,
+        }
+    }
+
+    /// CREMA-D's file set (see [`Layout::CremaD`]).
+    pub fn crema_d(seed: u64) -> Self {
+        Self {
+            actors: 91,
+            seed,
+            sentences: SENTENCES.len(),
+            levels: 3,
+            layout: Layout::CremaD,
         }
     }
 
     /// Checks the counts, naming the bad one and its allowed range.
     pub fn validate(&self) -> Result<()> {
+        if self.layout == Layout::CremaD {
+            return Ok(());
+        }
         if self.actors == 0 || self.actors > MAX_ACTORS {
             return Err(Error::Usage(format!(
                 "synthetic corpus: actors = {} is out of range: use 1..={MAX_ACTORS} \
@@ -99,11 +119,17 @@ impl SynthSpec {
 
     /// Number of WAV files the spec produces.
     pub fn file_count(&self) -> usize {
-        self.actors * self.sentences * EMOTIONS.len() * self.levels
+        match self.layout {
+            Layout::Grid => self.actors * self.sentences * EMOTIONS.len() * self.levels,
+            Layout::CremaD => crema_d_clips().len(),
+        }
     }
 
     /// Every clip, actor-major, in file-name order within an actor.
     pub fn clips(&self) -> Vec<ClipId> {
+        if self.layout == Layout::CremaD {
+            return crema_d_clips().to_vec();
+        }
         let mut out = Vec::with_capacity(self.file_count());
         for actor in 0..self.actors {
             for sentence in 0..self.sentences {
@@ -122,12 +148,25 @@ impl SynthSpec {
         out
     }
 
-    /// Level codes for this spec's `levels`.
+    /// Level codes for this spec's `levels` (CREMA-D's four with its layout).
     fn level_codes(&self) -> &'static [&'static str] {
-        match self.levels {
-            1 => &["XX"],
-            2 => &["LO", "HI"],
-            _ => &["LO", "MD", "HI"],
+        match (self.layout, self.levels) {
+            (Layout::CremaD, _) => &CREMA_D_LEVELS,
+            (Layout::Grid, 1) => &["XX"],
+            (Layout::Grid, 2) => &["LO", "HI"],
+            (Layout::Grid, _) => &["LO", "MD", "HI"],
+        }
+    }
+
+    /// Whether actor `actor` (0-based) has a male voice: CREMA-D's demographics with its layout,
+    /// else alternating (so any even number of actors is balanced, as CREMA-D roughly is).
+    fn male(&self, actor: usize) -> bool {
+        match self.layout {
+            Layout::Grid => actor % 2 == 0,
+            Layout::CremaD => crema_d_males()
+                .get(actor)
+                .copied()
+                .unwrap_or(actor % 2 == 0),
         }
     }
 
@@ -168,6 +207,46 @@ impl ClipId {
     }
 }
 
+/// CREMA-D's level codes, as [`ClipId::level`] indexes them in its layout.
+const CREMA_D_LEVELS: [&str; 4] = ["LO", "MD", "HI", "XX"];
+
+/// The clips of CREMA-D's manifest, in its (file-name) order.
+fn crema_d_clips() -> &'static [ClipId] {
+    static CLIPS: std::sync::OnceLock<Vec<ClipId>> = std::sync::OnceLock::new();
+    CLIPS.get_or_init(|| {
+        let index = |list: &[&str], code: &str| list.iter().position(|c| *c == code);
+        // The built-in manifest is checked by tests: every name parses.
+        super::crema_d::meta::manifest()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| {
+                let n = super::crema_d::parse_name(&e.name).ok()?;
+                Some(ClipId {
+                    actor: usize::from(n.actor) - FIRST_ACTOR_ID,
+                    sentence: index(&SENTENCES, n.sentence)?,
+                    emotion: index(&EMOTIONS, n.emotion)?,
+                    level: index(&CREMA_D_LEVELS, n.level)?,
+                })
+            })
+            .collect()
+    })
+}
+
+/// Per CREMA-D actor (0-based), whether CREMA-D's demographics say male.
+fn crema_d_males() -> &'static [bool] {
+    static MALES: std::sync::OnceLock<Vec<bool>> = std::sync::OnceLock::new();
+    MALES.get_or_init(|| {
+        let actors = super::crema_d::meta::actors().unwrap_or_default();
+        (0..91)
+            .map(|i| {
+                actors
+                    .get(&((FIRST_ACTOR_ID + i) as u16))
+                    .is_some_and(|a| a.sex == "Male")
+            })
+            .collect()
+    })
+}
+
 /// What `generate` wrote.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SynthSummary {
@@ -190,6 +269,9 @@ struct Marker {
     sentences: usize,
     levels: usize,
     files: usize,
+    /// Absent in markers of corpora made before layouts existed: those are grids.
+    #[serde(default)]
+    layout: Layout,
 }
 
 impl Marker {
@@ -203,6 +285,7 @@ impl Marker {
             sentences: spec.sentences,
             levels: spec.levels,
             files: spec.file_count(),
+            layout: spec.layout,
         }
     }
 }
@@ -216,6 +299,14 @@ pub fn generate(out: &Path, actors: usize, seed: u64) -> Result<SynthSummary> {
 /// Generates into `dir` unless a complete corpus with the same parameters is already there.
 pub fn ensure(dir: &Path, actors: usize, seed: u64) -> Result<()> {
     ensure_spec(dir, &SynthSpec::new(actors, seed)).map(|_| ())
+}
+
+/// The spec `[data]` asks for: `synth_actors` speakers on the grid, or CREMA-D's file set.
+pub fn spec_for(layout: Layout, actors: usize, seed: u64) -> SynthSpec {
+    match layout {
+        Layout::Grid => SynthSpec::new(actors, seed),
+        Layout::CremaD => SynthSpec::crema_d(seed),
+    }
 }
 
 /// [`ensure`] for any spec; returns the summary when it generated, `None` when the corpus was
@@ -722,10 +813,8 @@ fn uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
     lo + (hi - lo) * rng.random::<f64>()
 }
 
-fn speaker(seed: u64, actor: usize) -> Speaker {
+fn speaker(seed: u64, actor: usize, male: bool) -> Speaker {
     let mut rng = stream(seed, actor, usize::MAX, 0, 0);
-    // Alternate sexes so any even number of actors is balanced, as CREMA-D roughly is.
-    let male = actor % 2 == 0;
     let (f0, f0_sd, vtl) = if male {
         (115.0, 14.0, 1.0)
     } else {
@@ -849,7 +938,7 @@ fn consonant(class: char, scale: f64, strength: f64, formants: [f64; 4], st: f64
 }
 
 fn voice_for(spec: &SynthSpec, clip: ClipId, rng: &mut ChaCha8Rng) -> Voice {
-    let s = speaker(spec.seed, clip.actor);
+    let s = speaker(spec.seed, clip.actor, spec.male(clip.actor));
     // Actors and takes differ in how much of the emotion comes through.
     let k = s.expressive * spec.intensity(clip.level) * (0.2 * gauss(rng)).exp();
     let p = blend(clip.emotion, k);

@@ -17,6 +17,19 @@ use serde_json::{json, Map, Value};
 
 use crate::base::{csv, Error, Result};
 
+/// Accuracy and macro F1 of one group of test clips (a demographic group), and its size.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GroupScore {
+    pub accuracy: f64,
+    pub f1_macro: f64,
+    /// Clips in the group.
+    pub n: usize,
+}
+
+/// Scores per attribute (`sex`, `age`, ...) and value (`Female`, `20-29`, ...).
+pub type GroupScores =
+    std::collections::BTreeMap<String, std::collections::BTreeMap<String, GroupScore>>;
+
 /// Precision, recall, F1 and support of one class.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassMetrics {

@@ -9,6 +9,7 @@
 //! metrics = ["accuracy", "f1_macro"]          # default: DEFAULT_METRICS
 //! seeds = ["train.seed"]                      # averaged over; default: varying `*.seed` keys
 //! note = "free text printed under the title"
+//! by = ["sex", "age"]                         # accuracy and F1 per demographic group too
 //!
 //! [[report.reference]]                        # published numbers, shown beside ours
 //! "model.filters" = [512, 512, 128]           # dotted keys: which rows it is for
@@ -26,11 +27,13 @@ use toml::Table;
 use super::point::{flatten, value_of, Point};
 use super::Job;
 use crate::base::{Error, Result};
+use crate::config::DEMOGRAPHICS;
 
 /// The metrics a table can show: name in `metrics.json` and `[report].metrics`, column head,
 /// decimals.
-pub const METRICS: [(&str, &str, usize); 6] = [
+pub const METRICS: [(&str, &str, usize); 7] = [
     ("accuracy", "acc", 4),
+    ("human_accuracy", "listeners acc (voice)", 4),
     ("f1_macro", "f-score (macro F1)", 4),
     ("f1_weighted", "weighted F1", 4),
     ("best_epoch", "best val epoch", 1),
@@ -38,7 +41,8 @@ pub const METRICS: [(&str, &str, usize); 6] = [
     ("train_seconds", "train s", 1),
 ];
 
-/// Shown when `[report].metrics` is not set.
+/// Shown when `[report].metrics` is not set (and `human_accuracy` after `accuracy` when the runs
+/// have it: CREMA-D's crowd on the same test clips).
 pub const DEFAULT_METRICS: [&str; 5] = [
     "accuracy",
     "f1_macro",
@@ -57,6 +61,8 @@ pub(crate) struct LayoutFile {
     metrics: Option<Vec<String>>,
     seeds: Option<Vec<String>>,
     note: Option<String>,
+    #[serde(default)]
+    by: Vec<String>,
     #[serde(default)]
     reference: Vec<Table>,
 }
@@ -79,6 +85,10 @@ pub struct Layout {
     pub tables_by: Vec<String>,
     /// Metric names, in column order.
     pub metrics: Vec<String>,
+    /// Whether `metrics` was given (else it is the default, which the runs may extend).
+    pub metrics_given: bool,
+    /// Demographic attributes to break accuracy and F1 down by (`sex`, `age`, ...).
+    pub by: Vec<String>,
     /// Keys averaged over.
     pub seeds: Vec<String>,
     /// Printed under the title.
@@ -148,6 +158,15 @@ pub fn resolve(t: &Table, grid_keys: &[String], jobs: &[Job], origin: &Path) -> 
             ),
         );
     }
+    if let Some(a) = file.by.iter().find(|a| !DEMOGRAPHICS.contains(&a.as_str())) {
+        return bad(
+            "report.by",
+            format!(
+                "unknown attribute `{a}`: expected some of {}",
+                DEMOGRAPHICS.join(", ")
+            ),
+        );
+    }
     let mut references = Vec::new();
     for (i, r) in file.reference.iter().enumerate() {
         let mut reference = Reference {
@@ -192,6 +211,8 @@ pub fn resolve(t: &Table, grid_keys: &[String], jobs: &[Job], origin: &Path) -> 
         rows,
         tables_by,
         metrics,
+        metrics_given: file.metrics.is_some(),
+        by: file.by,
         seeds,
         note: file.note,
         references,

@@ -12,8 +12,10 @@ use toml::{Table, Value};
 
 use crate::base::{Error, Result};
 use crate::config::Config;
+use crate::eval::GroupScores;
 use crate::experiment::{config_value, layout, leaves, value_of, Experiment, Job, Layout, Point};
 use crate::rundir::{JobState, RunDir};
+use crate::split::Facts;
 
 /// One job and what its directory holds.
 #[derive(Debug, Clone)]
@@ -22,6 +24,10 @@ pub struct JobResult {
     pub state: JobState,
     /// The numbers of `metrics.json` (done jobs).
     pub metrics: BTreeMap<String, f64>,
+    /// Accuracy and F1 per demographic group (done jobs on corpora with demographics).
+    pub groups: GroupScores,
+    /// What the split's parts share, as the run recorded it (done jobs of this `ser`).
+    pub facts: Option<Facts>,
 }
 
 /// Mean, sample standard deviation and count of one metric over a row's runs.
@@ -152,18 +158,38 @@ pub fn load(dir: &Path) -> Result<Summary> {
         .map(|job| {
             let run = RunDir::new(dir.join(&job.id));
             let state = run.state();
-            let metrics = if state == JobState::Done {
-                run.read_metrics()?
-            } else {
-                BTreeMap::new()
-            };
+            let done = state == JobState::Done;
             Ok(JobResult {
                 job,
+                metrics: if done {
+                    run.read_metrics()?
+                } else {
+                    BTreeMap::new()
+                },
+                groups: if done {
+                    run.read_groups()?
+                } else {
+                    GroupScores::new()
+                },
+                facts: if done { run.read_split_facts()? } else { None },
                 state,
-                metrics,
             })
         })
         .collect::<Result<_>>()?;
+    let mut layout = layout;
+    // CREMA-D's listeners on the same test clips, beside the model, unless metrics were chosen.
+    let human = "human_accuracy".to_string();
+    if !layout.metrics_given
+        && !layout.metrics.contains(&human)
+        && results.iter().any(|j| j.metrics.contains_key(&human))
+    {
+        let at = layout
+            .metrics
+            .iter()
+            .position(|m| m == "accuracy")
+            .map_or(0, |p| p + 1);
+        layout.metrics.insert(at, human);
+    }
     let rows = aggregate(&results, &layout);
     let fixed = fixed_settings(&results, &grid_keys);
     Ok(Summary {

@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 
 use toml::Value;
 
-use super::summary::{Row, Stat, Summary};
+use super::summary::{JobResult, Row, Stat, Summary};
 use crate::base::csv::field as csv_field;
 use crate::experiment::{describe, show, value_of, METRICS};
 use crate::rundir::JobState;
+use crate::split::{Facts, Overlap};
 
 /// Column head and decimals of a metric.
 fn metric_info(name: &str) -> (&'static str, usize) {
@@ -196,6 +197,7 @@ pub fn blocks(s: &Summary, charts: &[TableCharts]) -> Vec<Block> {
         if !l.tables_by.is_empty() {
             out.push(Block::Heading(title.clone()));
         }
+        out.push(Block::Para(protocol_lines(s, t)));
         let body: Vec<Vec<String>> = s
             .rows
             .iter()
@@ -221,6 +223,9 @@ pub fn blocks(s: &Summary, charts: &[TableCharts]) -> Vec<Block> {
             head: head.clone(),
             body,
         });
+        for attribute in &l.by {
+            out.extend(group_table(s, t, attribute));
+        }
         let of = if l.tables_by.is_empty() {
             String::new()
         } else {
@@ -303,6 +308,137 @@ pub fn blocks(s: &Summary, charts: &[TableCharts]) -> Vec<Block> {
         )]));
     }
     out
+}
+
+/// What the split of the table's done runs shares between the parts, from the facts each run
+/// recorded: protocol, test speakers and sentences also in training (a range where runs
+/// differ), and how many distinct splits the runs used.
+fn protocol_lines(s: &Summary, t: &[Value]) -> Vec<String> {
+    let done: Vec<&JobResult> = s
+        .rows
+        .iter()
+        .filter(|r| r.table == t)
+        .flat_map(|r| r.runs.iter().map(|&i| &s.jobs[i]))
+        .filter(|j| j.state == JobState::Done)
+        .collect();
+    let facts: Vec<&Facts> = done.iter().filter_map(|j| j.facts.as_ref()).collect();
+    if facts.is_empty() {
+        return if done.is_empty() {
+            vec!["Protocol: no run done yet.".into()]
+        } else {
+            vec!["Protocol: not recorded (runs made before `ser` recorded split facts).".into()]
+        };
+    }
+    // One line per protocol kind (the part before the seed: `random`, `speaker (assignment ...`).
+    let mut by_kind: BTreeMap<String, Vec<&Facts>> = BTreeMap::new();
+    for f in &facts {
+        let kind = f.protocol.split(" (seed").next().unwrap_or(&f.protocol);
+        by_kind.entry(kind.to_string()).or_default().push(f);
+    }
+    let range = |v: Vec<usize>| {
+        let (lo, hi) = (v.iter().min().copied(), v.iter().max().copied());
+        match (lo, hi) {
+            (Some(a), Some(b)) if a == b => a.to_string(),
+            (Some(a), Some(b)) => format!("{a}–{b}"),
+            _ => "—".into(),
+        }
+    };
+    let mut lines = Vec::new();
+    for (kind, fs) in by_kind {
+        let mut parts = vec![format!(
+            "{} of {} test speakers also in training",
+            range(fs.iter().map(|f| f.speakers.test_in_train).collect()),
+            range(fs.iter().map(|f| f.speakers.test).collect())
+        )];
+        if fs.iter().all(|f| f.sentences.is_some()) {
+            let sent = |g: fn(&Overlap) -> usize| {
+                range(
+                    fs.iter()
+                        .filter_map(|f| f.sentences.as_ref().map(g))
+                        .collect(),
+                )
+            };
+            parts.push(format!(
+                "{} of {} test sentences also in training",
+                sent(|o| o.test_in_train),
+                sent(|o| o.test)
+            ));
+        }
+        let hashes: std::collections::BTreeSet<&str> = fs.iter().map(|f| f.hash.as_str()).collect();
+        lines.push(format!(
+            "Protocol: {kind} split: {} ({} run{}, {} distinct split{}).",
+            parts.join("; "),
+            fs.len(),
+            if fs.len() == 1 { "" } else { "s" },
+            hashes.len(),
+            if hashes.len() == 1 { "" } else { "s" }
+        ));
+    }
+    if s.layout.metrics.iter().any(|m| m == "human_accuracy") {
+        lines.push(
+            "listeners acc (voice): how often CREMA-D's untrained listeners named the intended \
+             emotion of the same test clips from the voice alone (crowd plurality vote, ties \
+             counted as misses)."
+                .into(),
+        );
+    }
+    lines
+}
+
+/// Accuracy and macro F1 per group of `attribute` (`sex`: Female, Male) for each row of the
+/// table `t`: mean ± std over the row's done runs.
+fn group_table(s: &Summary, t: &[Value], attribute: &str) -> Vec<Block> {
+    let rows: Vec<&Row> = s.rows.iter().filter(|r| r.table == t).collect();
+    let mut values: Vec<String> = Vec::new();
+    for r in &rows {
+        for &i in &r.runs {
+            for v in s.jobs[i]
+                .groups
+                .get(attribute)
+                .into_iter()
+                .flat_map(|g| g.keys())
+            {
+                if !values.contains(v) {
+                    values.push(v.clone());
+                }
+            }
+        }
+    }
+    values.sort();
+    if values.is_empty() {
+        return vec![Block::Para(vec![format!(
+            "By {attribute}: no run has scores per {attribute} (the corpus has no demographics)."
+        )])];
+    }
+    let mut head = heads(&s.layout.rows);
+    for v in &values {
+        head.push(format!("{v} acc"));
+        head.push(format!("{v} F1"));
+    }
+    let body = rows
+        .iter()
+        .map(|r| {
+            let mut cells: Vec<String> = r.label.iter().map(show).collect();
+            for v in &values {
+                let scores: Vec<_> = r
+                    .runs
+                    .iter()
+                    .filter_map(|&i| s.jobs[i].groups.get(attribute)?.get(v))
+                    .collect();
+                let acc: Vec<f64> = scores.iter().map(|g| g.accuracy).collect();
+                let f1: Vec<f64> = scores.iter().map(|g| g.f1_macro).collect();
+                cells.push(cell(Stat::of(&acc), 4));
+                cells.push(cell(Stat::of(&f1), 4));
+            }
+            cells
+        })
+        .collect();
+    vec![
+        Block::Para(vec![format!(
+            "By {attribute}: test accuracy and macro F1 within each group of speakers."
+        )]),
+        Block::Table { head, body },
+    ]
 }
 
 /// The distinct `tables_by` values of the rows, in order of first appearance.

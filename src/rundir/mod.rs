@@ -30,7 +30,8 @@ use serde::Serialize;
 
 use crate::base::{atomic, Error, Result};
 use crate::config::Config;
-use crate::eval::{EpochRecord, Metrics};
+use crate::eval::{EpochRecord, GroupScores, Metrics};
+use crate::split::Facts;
 
 const CONFIG: &str = "config.toml";
 const SPLIT: &str = "split";
@@ -306,6 +307,32 @@ impl RunDir {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    /// The per-group scores of `metrics.json` (`groups`: attribute → value → scores), empty for
+    /// runs without demographics.
+    pub fn read_groups(&self) -> Result<GroupScores> {
+        let path = self.path.join(METRICS);
+        let v = read_json(&path)?;
+        match v.get("groups") {
+            None => Ok(GroupScores::new()),
+            Some(g) => serde_json::from_value(g.clone())
+                .map_err(|e| Error::format(&path, format!("unreadable `groups`: {e}"))),
+        }
+    }
+
+    /// The split's facts `run.json` records (`None` for runs made before it recorded them).
+    pub fn read_split_facts(&self) -> Result<Option<Facts>> {
+        let path = self.path.join(RUN_INFO);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        match read_json(&path)?.get("split") {
+            None => Ok(None),
+            Some(f) => serde_json::from_value(f.clone())
+                .map(Some)
+                .map_err(|e| Error::format(&path, format!("unreadable `split`: {e}"))),
+        }
     }
 
     /// The text of `report.txt`, if the run has one.

@@ -14,6 +14,12 @@ const MANIFEST: &str = include_str!("../../../assets/crema-d/audiowav-manifest.c
 const DEMOGRAPHICS: &str = include_str!("../../../assets/crema-d/VideoDemographics.csv");
 const SUMMARY_TABLE: &str = include_str!("../../../assets/crema-d/summaryTable.csv");
 
+/// The fixed speaker split shipped for CREMA-D (`split.assignment = "crema-d"`): `speaker,part`
+/// for the 91 actors, drawn once by `split`'s balanced speaker cut (balance sex and age band,
+/// test 0.30, validation 0.15 of the rest, seed 0; `tests/split.rs` redraws and compares), so
+/// every speaker-independent CREMA-D result compares on the same speakers.
+pub const SPEAKER_SPLIT: &str = include_str!("../../../assets/crema-d/speaker-split.csv");
+
 /// Names the built-in files in errors (they are checked by tests, so none is expected).
 const ORIGIN: &str = "(built-in CREMA-D metadata)";
 
@@ -58,9 +64,6 @@ impl Actor {
     }
 }
 
-/// The demographic attributes an [`Actor`] has, by name.
-pub const ATTRIBUTES: [&str; 4] = ["sex", "age", "race", "ethnicity"];
-
 /// The 91 actors by id.
 pub fn actors() -> Result<BTreeMap<u16, Actor>> {
     let mut out = BTreeMap::new();
@@ -95,8 +98,9 @@ pub fn actors() -> Result<BTreeMap<u16, Actor>> {
 pub struct Perceived {
     /// The emotions with the most votes, as indices into [`EMOTIONS`]: one, or several on a tie.
     pub votes: Vec<usize>,
-    /// Share of raters who chose the winning emotion(s), in percent (`VoiceLevel`).
-    pub agreement: f64,
+    /// The mean intensity the raters gave each winning emotion, 0–100 (`VoiceLevel`), in the
+    /// order of `votes`.
+    pub intensity: Vec<f64>,
 }
 
 /// The crowd's voice-only votes by clip name (`1001_DFA_ANG_XX`, no extension).
@@ -130,12 +134,67 @@ pub fn perceived() -> Result<BTreeMap<String, Perceived>> {
             .split(':')
             .map(|v| letter(v).ok_or_else(|| bad(format!("vote `{vote}`"))))
             .collect::<Result<Vec<usize>>>()?;
-        let agreement = level
-            .parse()
-            .map_err(|_| bad(format!("VoiceLevel `{level}`")))?;
-        out.insert(name.clone(), Perceived { votes, agreement });
+        let intensity = level
+            .split(':')
+            .map(|l| {
+                l.trim()
+                    .parse()
+                    .map_err(|_| bad(format!("VoiceLevel `{level}`")))
+            })
+            .collect::<Result<Vec<f64>>>()?;
+        if intensity.len() != votes.len() {
+            return Err(bad(format!(
+                "VoiceLevel `{level}` does not match VoiceVote `{vote}`"
+            )));
+        }
+        out.insert(name.clone(), Perceived { votes, intensity });
     }
     Ok(out)
+}
+
+/// How often the crowd's voice-only vote names the intended emotion: over all clips and per
+/// intended emotion, ties counted as misses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HumanBaseline {
+    /// Clips voted on.
+    pub clips: usize,
+    /// Clips whose vote is a tie.
+    pub ties: usize,
+    /// Share of clips whose single winning vote is the intended emotion.
+    pub accuracy: f64,
+    /// Per intended emotion ([`EMOTIONS`] order): clips and accuracy.
+    pub per_emotion: Vec<(String, usize, f64)>,
+}
+
+/// The listeners' voice-only accuracy against the intended labels, from `summaryTable.csv`.
+pub fn human_baseline() -> Result<HumanBaseline> {
+    let votes = perceived()?;
+    let mut right = [0usize; 6];
+    let mut total = [0usize; 6];
+    let mut ties = 0;
+    for (name, p) in &votes {
+        let intended = super::parse_name(&format!("{name}.wav"))?.label();
+        total[intended] += 1;
+        ties += usize::from(p.votes.len() > 1);
+        right[intended] += usize::from(p.votes == [intended]);
+    }
+    let clips: usize = total.iter().sum();
+    Ok(HumanBaseline {
+        clips,
+        ties,
+        accuracy: right.iter().sum::<usize>() as f64 / clips.max(1) as f64,
+        per_emotion: EMOTIONS
+            .iter()
+            .enumerate()
+            .map(|(e, name)| {
+                (
+                    name.to_string(),
+                    total[e],
+                    right[e] as f64 / total[e].max(1) as f64,
+                )
+            })
+            .collect(),
+    })
 }
 
 #[cfg(test)]
@@ -162,5 +221,19 @@ mod tests {
         assert_eq!(perceived["1001_IEO_NEU_XX"].votes, [4]);
         let ties = perceived.values().filter(|p| p.votes.len() > 1).count();
         assert!(ties > 0 && ties < 1000, "{ties}");
+    }
+
+    #[test]
+    fn listeners_name_the_intended_emotion_of_41_6_percent_of_the_clips() {
+        let b = human_baseline().unwrap();
+        assert_eq!(b.clips, 7442);
+        // 3,099 of 7,442 (the figure CREMA-D's metadata documents: 41.6%).
+        assert!(
+            (b.accuracy - 3099.0 / 7442.0).abs() < 1e-12,
+            "{}",
+            b.accuracy
+        );
+        assert_eq!(b.per_emotion.len(), 6);
+        assert_eq!(b.per_emotion.iter().map(|e| e.1).sum::<usize>(), 7442);
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod meta;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{Corpus, Item, EMOTIONS};
@@ -138,12 +139,30 @@ pub fn corpus_from_names<'a>(
         ));
     }
     items.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
+    let demographics = match kind {
+        CorpusKind::CremaD => demographics_of(&items)?,
+        _ => Default::default(),
+    };
     Ok(Corpus {
         kind,
         root: root.to_path_buf(),
         classes: super::emotion_classes(),
         items,
+        demographics,
+        notes: Vec::new(),
     })
+}
+
+/// CREMA-D's demographics of the speakers of `items` (every CREMA-D actor id has them).
+pub fn demographics_of(items: &[Item]) -> Result<BTreeMap<String, meta::Actor>> {
+    let actors = meta::actors()?;
+    Ok(items
+        .iter()
+        .filter_map(|i| {
+            let id: u16 = i.speaker.parse().ok()?;
+            actors.get(&id).map(|a| (i.speaker.clone(), a.clone()))
+        })
+        .collect())
 }
 
 /// Reads a CREMA-D style directory. Entries that are not `.wav` files are skipped and logged; a
