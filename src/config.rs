@@ -630,6 +630,93 @@ pub struct Config {
     pub split: SplitConfig,
     pub model: ModelConfig,
     pub train: TrainConfig,
+    /// Left out of the resolved config when empty, so the ids of jobs made before it existed do
+    /// not move.
+    #[serde(skip_serializing_if = "EvalConfig::is_empty")]
+    pub eval: EvalConfig,
+}
+
+/// `[eval]`: what a job evaluates its model on besides its own test part.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// Other corpora, as `KIND:DIR` (`emodb:../shared/data/emodb/wav`): every clip of each whose
+    /// class the model knows, evaluated after training (cross-corpus results).
+    pub corpora: Vec<String>,
+}
+
+impl EvalConfig {
+    /// True without other corpora.
+    pub fn is_empty(&self) -> bool {
+        self.corpora.is_empty()
+    }
+
+    /// The corpora, parsed; errors name the key and the entry.
+    pub fn targets(&self, origin: &Path) -> Result<Vec<CorpusSpec>> {
+        self.corpora
+            .iter()
+            .map(|c| {
+                c.parse()
+                    .map_err(|e: Error| Error::config(origin, "eval.corpora", e.to_string()))
+            })
+            .collect()
+    }
+}
+
+/// A corpus named on the command line or in `[eval]`: `KIND:DIR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorpusSpec {
+    pub kind: CorpusKind,
+    pub path: PathBuf,
+}
+
+impl CorpusSpec {
+    /// A short name for folders and tables: the kind and the last two parts of the path
+    /// (`emodb-emodb-wav`), so two corpora of one kind get two names.
+    pub fn name(&self) -> String {
+        let tail: Vec<String> = self
+            .path
+            .components()
+            .rev()
+            .filter_map(|c| c.as_os_str().to_str())
+            .filter(|s| !matches!(*s, "." | ".." | "/"))
+            .take(2)
+            .map(|s| {
+                s.chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect()
+            })
+            .collect();
+        let mut name = self.kind.name().to_string();
+        for part in tail.iter().rev() {
+            name.push('-');
+            name.push_str(part);
+        }
+        name
+    }
+}
+
+impl std::str::FromStr for CorpusSpec {
+    type Err = Error;
+    fn from_str(spec: &str) -> Result<Self> {
+        let (kind, path) = spec.split_once(':').ok_or_else(|| {
+            Error::Usage(format!(
+                "{spec:?}: expected KIND:DIR, e.g. emodb:data/emodb/wav"
+            ))
+        })?;
+        let kind: CorpusKind = kind
+            .parse()
+            .map_err(|e| Error::Usage(format!("{spec:?}: {e}")))?;
+        if path.is_empty() {
+            return Err(Error::Usage(format!(
+                "{spec:?}: the directory is missing after the colon"
+            )));
+        }
+        Ok(CorpusSpec {
+            kind,
+            path: PathBuf::from(path),
+        })
+    }
 }
 
 impl Config {
@@ -766,6 +853,7 @@ impl Config {
         }
         self.model.validate(origin)?;
         self.train.validate(origin)?;
+        self.eval.targets(origin)?;
         let m = &self.model;
         if m.kind == ModelKind::Cnn2d && !f.kind.is_2d() {
             return bad(

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use crate::config::{Config, LabelSource, DEMOGRAPHICS};
 use crate::corpus::{self, Corpus};
 use crate::eval::{self, GroupScore, GroupScores, Metrics};
-use crate::infer::predict_with;
+use crate::infer::{evaluate_run, predict_with, EvalOptions, EvalTarget};
 use crate::rundir::RunDir;
 use crate::split::{self, Facts, Split};
 use crate::train::{self, Examples, TrainJob, TrainOutcome};
@@ -119,6 +119,10 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
     if !groups.is_empty() {
         extra["groups"] = json!(groups);
     }
+    let others = other_corpora(config, run_dir, opts)?;
+    if !others.is_empty() {
+        extra["other_corpora"] = json!(others);
+    }
     run.write_metrics(&metrics, extra)?;
     Ok(JobSummary {
         run_dir: run_dir.to_path_buf(),
@@ -128,6 +132,45 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
         train_seconds,
         backend: outcome.backend,
     })
+}
+
+/// The trained model evaluated on each corpus of `[eval] corpora` (every clip of a class it
+/// knows), into `RUN/eval/<name>/`; accuracy, macro F1 and clips by corpus name.
+fn other_corpora(
+    config: &Config,
+    run_dir: &Path,
+    opts: &JobOptions,
+) -> Result<BTreeMap<String, GroupScore>> {
+    let mut out = BTreeMap::new();
+    for target in config.eval.targets(Path::new("(config)"))? {
+        let name = target.name();
+        let eval = EvalOptions {
+            cache: opts.cache.clone(),
+            out: None,
+            backend: config.train.backend,
+            device: config.train.device,
+        };
+        let corpus = EvalTarget::Corpus {
+            kind: target.kind,
+            path: target.path,
+        };
+        let s = evaluate_run(run_dir, &corpus, &eval)?;
+        tracing::info!(
+            "evaluated on {name}: accuracy {:.4}, macro F1 {:.4} ({} clips)",
+            s.metrics.accuracy,
+            s.metrics.macro_avg.f1,
+            s.metrics.total
+        );
+        out.insert(
+            name,
+            GroupScore {
+                accuracy: s.metrics.accuracy,
+                f1_macro: s.metrics.macro_avg.f1,
+                n: s.metrics.total,
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// Accuracy, macro F1 and clip count of the test clips of each demographic group (`sex`, `age`

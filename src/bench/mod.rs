@@ -4,6 +4,7 @@
 //! peer's Python environment is available, the peer doing the same work on the same files right
 //! after, and reports the ratio. No numbers are stored in the code.
 
+pub mod estimate;
 pub mod features;
 pub mod sweep;
 pub mod train;

@@ -139,10 +139,10 @@ pub struct Timing {
 
 /// The raw times of one round of one implementation.
 #[derive(Debug, Clone, Default)]
-struct Round {
-    warmup: Vec<f64>,
-    steps: Vec<f64>,
-    infer: Vec<f64>,
+pub(super) struct Round {
+    pub warmup: Vec<f64>,
+    pub steps: Vec<f64>,
+    pub infer: Vec<f64>,
 }
 
 impl Timing {
@@ -400,7 +400,7 @@ fn batch(
 
 /// One round of our training steps and inference batches on `device`; returns the times and
 /// the parameter count.
-fn time_ours(
+pub(super) fn time_ours(
     config: &NetConfig,
     x: &[f32],
     labels: &[i64],

@@ -120,6 +120,28 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// How long an experiment would take on this machine: a few real training steps of each of
+    /// its networks, the corpus split as each job says, every epoch counted (early stopping not
+    /// foreseen, features not included); says whether it finishes within a day on this CPU.
+    #[command(
+        after_help = "Example:\n  ser bench estimate experiments/filters.toml --data data/CREMA-D/AudioWAV\n  (no audio is decoded: a synthetic corpus in CREMA-D's layout counts the same clips)"
+    )]
+    Estimate {
+        /// Experiment file.
+        file: PathBuf,
+        /// Corpus directory, overriding [data].path (its clips are counted and split).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Untimed steps per network.
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
+        /// Timed steps per network (the median is used).
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+        /// Also write the figures as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 /// `--model` of `ser bench train`.
@@ -229,6 +251,24 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             let result = bench::sweep::run(&spec)?;
             println!("{}", bench::sweep::table(&result));
             write_json(json.as_deref(), &result)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Estimate {
+            file,
+            data,
+            warmup,
+            steps,
+            json,
+        } => {
+            let spec = bench::estimate::EstimateSpec {
+                file,
+                data,
+                warmup,
+                steps,
+            };
+            let estimate = bench::estimate::run(&spec)?;
+            println!("{}", bench::estimate::table(&estimate));
+            write_json(json.as_deref(), &estimate)?;
             Ok(ExitCode::SUCCESS)
         }
     }

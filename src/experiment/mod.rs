@@ -41,8 +41,8 @@ use toml::{Table, Value};
 
 use crate::base::{atomic, Error, Result};
 use crate::config::{
-    toml_error_in, AudioConfig, Config, DataConfig, FeatureConfig, ModelConfig, SplitConfig,
-    TrainConfig,
+    toml_error_in, AudioConfig, Config, DataConfig, EvalConfig, FeatureConfig, ModelConfig,
+    SplitConfig, TrainConfig,
 };
 use crate::corpus;
 use crate::features::Extractor;
@@ -98,6 +98,8 @@ struct FileSections {
     model: ModelConfig,
     #[serde(default)]
     train: TrainConfig,
+    #[serde(default)]
+    eval: EvalConfig,
     #[serde(default)]
     grid: Option<Table>,
     #[serde(default)]

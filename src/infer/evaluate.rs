@@ -14,7 +14,7 @@ use super::Trained;
 use crate::base::device::{self, BackendKind};
 use crate::base::{csv, Error, Result};
 use crate::cache::{self, CacheOptions};
-use crate::config::CorpusKind;
+use crate::config::{CorpusKind, CorpusSpec};
 use crate::corpus::{self, Corpus};
 use crate::eval::{self, Metrics};
 use crate::features::batch as extract;
@@ -34,51 +34,24 @@ pub enum EvalTarget {
 impl EvalTarget {
     /// Parses `KIND:DIR` (e.g. `emodb:data/emodb/wav`).
     pub fn parse_corpus(spec: &str) -> Result<Self> {
-        let (kind, path) = spec.split_once(':').ok_or_else(|| {
-            Error::Usage(format!(
-                "--corpus {spec:?}: expected KIND:DIR, e.g. emodb:data/emodb/wav"
-            ))
-        })?;
-        let kind: CorpusKind = kind
+        let c: CorpusSpec = spec
             .parse()
-            .map_err(|e| Error::Usage(format!("--corpus {spec:?}: {e}")))?;
-        if path.is_empty() {
-            return Err(Error::Usage(format!(
-                "--corpus {spec:?}: the directory is missing after the colon"
-            )));
-        }
+            .map_err(|e: Error| Error::Usage(format!("--corpus {e}")))?;
         Ok(Self::Corpus {
-            kind,
-            path: PathBuf::from(path),
+            kind: c.kind,
+            path: c.path,
         })
     }
 
     /// The name of the eval directory this target gets under `RUN_DIR/eval/`.
-    fn dir_name(&self) -> String {
+    pub fn dir_name(&self) -> String {
         match self {
             EvalTarget::TestSplit => "test".into(),
-            EvalTarget::Corpus { kind, path } => {
-                // Name the folder after the corpus and the last components of its path, so two
-                // corpora of one kind get two folders.
-                let tail: Vec<String> = path
-                    .components()
-                    .rev()
-                    .filter_map(|c| c.as_os_str().to_str())
-                    .filter(|s| !matches!(*s, "." | ".." | "/"))
-                    .take(2)
-                    .map(|s| {
-                        s.chars()
-                            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-                            .collect()
-                    })
-                    .collect();
-                let mut name = kind.name().to_string();
-                for part in tail.iter().rev() {
-                    name.push('-');
-                    name.push_str(part);
-                }
-                name
+            EvalTarget::Corpus { kind, path } => CorpusSpec {
+                kind: *kind,
+                path: path.clone(),
             }
+            .name(),
         }
     }
 }

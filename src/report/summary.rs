@@ -12,7 +12,7 @@ use toml::{Table, Value};
 
 use crate::base::{Error, Result};
 use crate::config::Config;
-use crate::eval::GroupScores;
+use crate::eval::{GroupScore, GroupScores};
 use crate::experiment::{config_value, layout, leaves, value_of, Experiment, Job, Layout, Point};
 use crate::rundir::{JobState, RunDir};
 use crate::split::Facts;
@@ -28,6 +28,8 @@ pub struct JobResult {
     pub groups: GroupScores,
     /// What the split's parts share, as the run recorded it (done jobs of this `ser`).
     pub facts: Option<Facts>,
+    /// Accuracy and F1 on other corpora (`[eval] corpora`), by corpus name.
+    pub other_corpora: BTreeMap<String, GroupScore>,
 }
 
 /// Mean, sample standard deviation and count of one metric over a row's runs.
@@ -172,6 +174,11 @@ pub fn load(dir: &Path) -> Result<Summary> {
                     GroupScores::new()
                 },
                 facts: if done { run.read_split_facts()? } else { None },
+                other_corpora: if done {
+                    run.read_other_corpora()?
+                } else {
+                    BTreeMap::new()
+                },
                 state,
             })
         })

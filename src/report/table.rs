@@ -6,6 +6,7 @@ use toml::Value;
 
 use super::summary::{JobResult, Row, Stat, Summary};
 use crate::base::csv::field as csv_field;
+use crate::eval::GroupScore;
 use crate::experiment::{describe, show, value_of, METRICS};
 use crate::rundir::JobState;
 use crate::split::{Facts, Overlap};
@@ -224,7 +225,23 @@ pub fn blocks(s: &Summary, charts: &[TableCharts]) -> Vec<Block> {
             body,
         });
         for attribute in &l.by {
-            out.extend(group_table(s, t, attribute));
+            out.extend(scores_table(
+                s,
+                t,
+                &format!("By {attribute}: test accuracy and macro F1 within each group of speakers."),
+                &format!("By {attribute}: no run has scores per {attribute} (the corpus has no demographics)."),
+                &|j: &JobResult| j.groups.get(attribute.as_str()),
+            ));
+        }
+        if s.jobs.iter().any(|j| !j.other_corpora.is_empty()) {
+            out.extend(scores_table(
+                s,
+                t,
+                "On other corpora (`[eval] corpora`): accuracy and macro F1 of the same models on \
+                 every clip of each corpus whose class they know.",
+                "",
+                &|j: &JobResult| Some(&j.other_corpora),
+            ));
         }
         let of = if l.tables_by.is_empty() {
             String::new()
@@ -385,33 +402,37 @@ fn protocol_lines(s: &Summary, t: &[Value]) -> Vec<String> {
     lines
 }
 
-/// Accuracy and macro F1 per group of `attribute` (`sex`: Female, Male) for each row of the
-/// table `t`: mean ± std over the row's done runs.
-fn group_table(s: &Summary, t: &[Value], attribute: &str) -> Vec<Block> {
+/// Accuracy and macro F1 per name (a demographic group, another corpus) for each row of the
+/// table `t`: mean ± std over the row's done runs; `intro` above the table, `empty` instead of
+/// it when no run has scores.
+fn scores_table(
+    s: &Summary,
+    t: &[Value],
+    intro: &str,
+    empty: &str,
+    scores: &dyn Fn(&JobResult) -> Option<&BTreeMap<String, GroupScore>>,
+) -> Vec<Block> {
     let rows: Vec<&Row> = s.rows.iter().filter(|r| r.table == t).collect();
-    let mut values: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     for r in &rows {
         for &i in &r.runs {
-            for v in s.jobs[i]
-                .groups
-                .get(attribute)
-                .into_iter()
-                .flat_map(|g| g.keys())
-            {
-                if !values.contains(v) {
-                    values.push(v.clone());
+            for v in scores(&s.jobs[i]).into_iter().flat_map(|g| g.keys()) {
+                if !names.contains(v) {
+                    names.push(v.clone());
                 }
             }
         }
     }
-    values.sort();
-    if values.is_empty() {
-        return vec![Block::Para(vec![format!(
-            "By {attribute}: no run has scores per {attribute} (the corpus has no demographics)."
-        )])];
+    names.sort();
+    if names.is_empty() {
+        return if empty.is_empty() {
+            Vec::new()
+        } else {
+            vec![Block::Para(vec![empty.to_string()])]
+        };
     }
     let mut head = heads(&s.layout.rows);
-    for v in &values {
+    for v in &names {
         head.push(format!("{v} acc"));
         head.push(format!("{v} F1"));
     }
@@ -419,14 +440,14 @@ fn group_table(s: &Summary, t: &[Value], attribute: &str) -> Vec<Block> {
         .iter()
         .map(|r| {
             let mut cells: Vec<String> = r.label.iter().map(show).collect();
-            for v in &values {
-                let scores: Vec<_> = r
+            for v in &names {
+                let got: Vec<&GroupScore> = r
                     .runs
                     .iter()
-                    .filter_map(|&i| s.jobs[i].groups.get(attribute)?.get(v))
+                    .filter_map(|&i| scores(&s.jobs[i])?.get(v))
                     .collect();
-                let acc: Vec<f64> = scores.iter().map(|g| g.accuracy).collect();
-                let f1: Vec<f64> = scores.iter().map(|g| g.f1_macro).collect();
+                let acc: Vec<f64> = got.iter().map(|g| g.accuracy).collect();
+                let f1: Vec<f64> = got.iter().map(|g| g.f1_macro).collect();
                 cells.push(cell(Stat::of(&acc), 4));
                 cells.push(cell(Stat::of(&f1), 4));
             }
@@ -434,9 +455,7 @@ fn group_table(s: &Summary, t: &[Value], attribute: &str) -> Vec<Block> {
         })
         .collect();
     vec![
-        Block::Para(vec![format!(
-            "By {attribute}: test accuracy and macro F1 within each group of speakers."
-        )]),
+        Block::Para(vec![intro.to_string()]),
         Block::Table { head, body },
     ]
 }

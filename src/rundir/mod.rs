@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use crate::base::{atomic, Error, Result};
 use crate::config::Config;
-use crate::eval::{EpochRecord, GroupScores, Metrics};
+use crate::eval::{EpochRecord, GroupScore, GroupScores, Metrics};
 use crate::split::Facts;
 
 const CONFIG: &str = "config.toml";
@@ -318,6 +318,17 @@ impl RunDir {
             None => Ok(GroupScores::new()),
             Some(g) => serde_json::from_value(g.clone())
                 .map_err(|e| Error::format(&path, format!("unreadable `groups`: {e}"))),
+        }
+    }
+
+    /// The scores on other corpora of `metrics.json` (`other_corpora`: corpus name → scores),
+    /// empty for runs evaluated on their own test part only.
+    pub fn read_other_corpora(&self) -> Result<BTreeMap<String, GroupScore>> {
+        let path = self.path.join(METRICS);
+        match read_json(&path)?.get("other_corpora") {
+            None => Ok(BTreeMap::new()),
+            Some(g) => serde_json::from_value(g.clone())
+                .map_err(|e| Error::format(&path, format!("unreadable `other_corpora`: {e}"))),
         }
     }
 
