@@ -69,6 +69,17 @@ pub struct Estimate {
     pub threads: usize,
 }
 
+/// Jobs gathered under one network and batch size, before timing.
+struct Pending {
+    key: String,
+    /// The first job's config (overrides applied).
+    config: Config,
+    point: Point,
+    net: NetConfig,
+    /// `(epochs, training clips, validation clips)` per job.
+    members: Vec<(usize, usize, usize)>,
+}
+
 /// Times every distinct network of the experiment and projects its jobs' wall time.
 pub fn run(spec: &EstimateSpec) -> Result<Estimate> {
     let exp = Experiment::from_file(&spec.file)?;
@@ -76,8 +87,7 @@ pub fn run(spec: &EstimateSpec) -> Result<Estimate> {
     let overrides = Overrides::data(spec.data.clone());
     // Per job: its group key, and its training / validation clip counts.
     let mut sizes: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    let mut groups: Vec<(String, Config, Point, NetConfig, Vec<(usize, usize, usize)>)> =
-        Vec::new();
+    let mut groups: Vec<Pending> = Vec::new();
     for job in &jobs {
         let c = overrides.apply(&job.config);
         let split_key = serde_json::to_string(&(&c.data, &c.split)).unwrap_or_default();
@@ -93,8 +103,8 @@ pub fn run(spec: &EstimateSpec) -> Result<Estimate> {
         let net = NetConfig::from_section(&c.model, &shape, classes)?;
         let key = format!("{net} batch {}", c.train.batch_size);
         let entry = (c.train.epochs, train, valid);
-        match groups.iter_mut().find(|g| g.0 == key) {
-            Some(g) => g.4.push(entry),
+        match groups.iter_mut().find(|g| g.key == key) {
+            Some(g) => g.members.push(entry),
             None => {
                 let point = job
                     .point
@@ -102,13 +112,19 @@ pub fn run(spec: &EstimateSpec) -> Result<Estimate> {
                     .filter(|(k, _)| !k.ends_with(".seed"))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
-                groups.push((key, c, point, net, vec![entry]));
+                groups.push(Pending {
+                    key,
+                    config: c,
+                    point,
+                    net,
+                    members: vec![entry],
+                });
             }
         }
     }
     let mut out = Vec::new();
-    for (_, config, point, net, members) in groups {
-        out.push(time_group(spec, &config, &point, &net, &members)?);
+    for g in groups {
+        out.push(time_group(spec, &g.config, &g.point, &g.net, &g.members)?);
     }
     Ok(Estimate {
         file: spec.file.clone(),
