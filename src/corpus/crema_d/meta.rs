@@ -95,8 +95,9 @@ pub fn actors() -> Result<BTreeMap<u16, Actor>> {
 pub struct Perceived {
     /// The emotions with the most votes, as indices into [`EMOTIONS`]: one, or several on a tie.
     pub votes: Vec<usize>,
-    /// Share of raters who chose the winning emotion(s), in percent (`VoiceLevel`).
-    pub agreement: f64,
+    /// The mean intensity the raters gave each winning emotion, 0–100 (`VoiceLevel`), in the
+    /// order of `votes`.
+    pub intensity: Vec<f64>,
 }
 
 /// The crowd's voice-only votes by clip name (`1001_DFA_ANG_XX`, no extension).
@@ -130,10 +131,20 @@ pub fn perceived() -> Result<BTreeMap<String, Perceived>> {
             .split(':')
             .map(|v| letter(v).ok_or_else(|| bad(format!("vote `{vote}`"))))
             .collect::<Result<Vec<usize>>>()?;
-        let agreement = level
-            .parse()
-            .map_err(|_| bad(format!("VoiceLevel `{level}`")))?;
-        out.insert(name.clone(), Perceived { votes, agreement });
+        let intensity = level
+            .split(':')
+            .map(|l| {
+                l.trim()
+                    .parse()
+                    .map_err(|_| bad(format!("VoiceLevel `{level}`")))
+            })
+            .collect::<Result<Vec<f64>>>()?;
+        if intensity.len() != votes.len() {
+            return Err(bad(format!(
+                "VoiceLevel `{level}` does not match VoiceVote `{vote}`"
+            )));
+        }
+        out.insert(name.clone(), Perceived { votes, intensity });
     }
     Ok(out)
 }
