@@ -11,7 +11,7 @@
 //! | audio | [`audio`] | decoding (symphonia), mono mix, resampling (rubato), fixed length |
 //! | arrays | [`npy`] | `.npy` reading and writing |
 //! | features | [`features`] | ZCR, RMS, energy, mel spectrogram, `power_to_db`, MFCC (librosa-exact); many files on CPU or GPU |
-//! | corpora | [`corpus`] | CREMA-D, EmoDB, CSV manifests, the synthetic default corpus, checks |
+//! | corpora | [`corpus`] | CREMA-D, EmoDB, CSV manifests, the synthetic default corpus, checks, CREMA-D's download |
 //! | splits | [`split`] | random (stratified), speaker-disjoint, speaker k-fold |
 //! | cache | [`cache`] | features extracted once per (files, audio, features) and stored as `.npy` |
 //! | model | [`model`] | the report's 1D and 2D CNNs (Burn), shape checks, Keras-like summary |

@@ -32,6 +32,7 @@ fn help_lists_every_command_and_each_has_an_example() {
         &["predict"],
         &["plot", "audio"],
         &["model", "summary"],
+        &["data", "fetch"],
     ] {
         let help = stdout(ser().args(sub).arg("--help"));
         assert!(

@@ -7,6 +7,7 @@ mod audio;
 mod cli;
 mod common;
 mod corpus;
+mod fetch;
 #[cfg(feature = "wgpu")]
 mod gpu;
 mod infer;

@@ -72,6 +72,52 @@ pub fn remove_any(path: &Path) -> Result<()> {
     result.map_err(|e| Error::io(path, e))
 }
 
+/// Removes the temporaries that writers killed mid-write (Ctrl-C, a crash) left directly in
+/// `dir`, and returns how many. Such a leftover is never read as the file it was meant to become,
+/// but a folder that is listed by extension would see it: a temporary of `clip.wav` ends in
+/// `.wav` too, and a corpus reader would take it for a misnamed clip. A temporary whose process
+/// still runs (this one, or one that `/proc` lists) is kept, since it may yet be renamed into
+/// place; where there is no `/proc` to ask, another process's temporary is taken as stale.
+pub fn remove_stale_temporaries(dir: &Path) -> Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let proc = Path::new("/proc/self").exists().then(|| Path::new("/proc"));
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let Some(pid) = entry.file_name().to_str().and_then(temporary_owner) else {
+            continue;
+        };
+        let alive =
+            pid == std::process::id() || proc.is_some_and(|p| p.join(pid.to_string()).exists());
+        if !alive && entry.file_type().is_ok_and(|t| t.is_file()) {
+            fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// The process id in a name [`temporary`] made (`.NAME.PID-N.tmp[.EXT]`, `EXT` being `NAME`'s
+/// extension); `None` for any other name.
+fn temporary_owner(file_name: &str) -> Option<u32> {
+    let rest = file_name.strip_prefix('.')?;
+    let (head, ext) = rest.rsplit_once(".tmp")?;
+    let (name, id) = head.rsplit_once('.')?;
+    let (pid, n) = id.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let own_ext = Path::new(name)
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    (!name.is_empty() && digits(n) && ext == own_ext)
+        .then(|| pid.parse().ok())
+        .flatten()
+}
+
 /// `.NAME.PID-N.tmp[.EXT]` beside `path`: hidden, unique to this process and call, on the same
 /// file system (so the rename is atomic), and ending in `path`'s extension.
 fn temporary(path: &Path) -> PathBuf {
@@ -121,6 +167,38 @@ mod tests {
         assert!(e.to_string().contains("half-way"));
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert_eq!(names(dir.path()), ["a.json"]);
+    }
+
+    #[test]
+    fn stale_temporaries_are_recognised_and_removed_but_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("1001_DFA_ANG_XX.wav");
+        let ours = temporary(&target);
+        let ours_name = ours.file_name().unwrap().to_str().unwrap();
+        assert_eq!(temporary_owner(ours_name), Some(std::process::id()));
+        assert_eq!(temporary_owner(".a.12-3.tmp"), Some(12));
+        for other in [
+            "a.wav",
+            ".a.wav",
+            ".a.wav.x-1.tmp.wav",
+            ".a.wav.1-2.tmp.txt",
+            ".a.1-.tmp",
+        ] {
+            assert_eq!(temporary_owner(other), None, "{other}");
+        }
+        // No process has id u32::MAX (Linux caps ids far below it), so its temporary is stale.
+        let stale = dir
+            .path()
+            .join(format!(".1001_DFA_ANG_XX.wav.{}-0.tmp.wav", u32::MAX));
+        for p in [&ours, &stale, &target] {
+            fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(remove_stale_temporaries(dir.path()).unwrap(), 1);
+        assert!(!stale.exists() && ours.exists() && target.exists());
+        assert_eq!(
+            remove_stale_temporaries(&dir.path().join("absent")).unwrap(),
+            0
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! | exit | meaning | variants |
 //! |---|---|---|
 //! | 0 | success | |
-//! | 1 | something failed while doing the work | I/O, audio, corpus, data, device, training, a job, a program run, ... |
+//! | 1 | something failed while doing the work | I/O, audio, corpus, data, device, training, a job, a program run, a download, ... |
 //! | 2 | usage: the request itself is invalid, nothing ran | [`Error::Usage`], [`Error::Config`], [`Error::Model`] |
 //!
 //! Exit 2 (clap's own code for a bad command line) means "fix the command, the config file or
@@ -98,6 +98,11 @@ pub enum Error {
     #[error("{}: cannot draw the chart: {message}", path.display())]
     Plot { path: PathBuf, message: String },
 
+    /// A download that failed or could not start; `url` is the file's URL (or the base URL of a
+    /// whole fetch), `message` says why and what to do.
+    #[error("{url}: {message}")]
+    Download { url: String, message: String },
+
     /// Invalid arguments, with what to do instead.
     #[error("{0}")]
     Usage(String),
@@ -161,6 +166,14 @@ impl Error {
     pub fn device(device: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Device {
             device: device.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A download error about `url`.
+    pub fn download(url: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Download {
+            url: url.into(),
             message: message.into(),
         }
     }

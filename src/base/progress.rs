@@ -37,6 +37,22 @@ pub fn bar(len: u64, message: impl Into<String>) -> ProgressBar {
     pb
 }
 
+/// A bar for `len` bytes, labelled `message`, shown in kB / MB with the byte rate and ETA.
+pub fn bytes_bar(len: u64, message: impl Into<String>) -> ProgressBar {
+    let style = ProgressStyle::with_template(
+        "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    let pb = multi().add(
+        ProgressBar::new(len)
+            .with_style(style)
+            .with_message(message.into()),
+    );
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}
+
 /// A spinner for work of unknown length.
 pub fn spinner(message: impl Into<String>) -> ProgressBar {
     let style = ProgressStyle::with_template("{spinner} {msg} {elapsed}")

@@ -23,7 +23,7 @@ mod train;
 #[derive(Debug, Parser)]
 #[command(name = "ser", version, about, long_about = None, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  ser sweep experiments/quickstart.toml\n  ser report results/quickstart\n  ser run experiments/quickstart.toml --only \"model.filters=[16,8]\" --only train.seed=0\n  ser predict results/quickstart/<job-id> clip.wav\n  ser plot audio clip.wav\n  ser data check data/CREMA-D/AudioWAV --manifest audiowav-manifest.csv\n  ser bench features --corpus ../shared/data/emodb/wav\n\nExit status:\n  0  success\n  1  failure: something went wrong doing the work (I/O, audio, data, a device, a job or run\n     that failed; `ser sweep`: some jobs failed, the rest are done)\n  2  usage: bad arguments, or a config / experiment file that is invalid (nothing ran)"
+    after_help = "Examples:\n  ser sweep experiments/quickstart.toml\n  ser report results/quickstart\n  ser run experiments/quickstart.toml --only \"model.filters=[16,8]\" --only train.seed=0\n  ser predict results/quickstart/<job-id> clip.wav\n  ser plot audio clip.wav\n  ser data fetch crema-d --out data/CREMA-D\n  ser data check data/CREMA-D/AudioWAV --manifest audiowav-manifest.csv\n  ser bench features --corpus ../shared/data/emodb/wav\n\nExit status:\n  0  success\n  1  failure: something went wrong doing the work (I/O, audio, data, a device, a job or run\n     that failed; `ser sweep`: some jobs failed, the rest are done)\n  2  usage: bad arguments, or a config / experiment file that is invalid (nothing ran)"
 )]
 pub struct Cli {
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
@@ -41,7 +41,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Corpora: check a folder against a manifest, generate the synthetic corpus, show a split.
+    /// Corpora: download CREMA-D, check a folder against a manifest, generate the synthetic
+    /// corpus, show a split.
     #[command(subcommand)]
     Data(data::DataCommand),
     /// Features: extract them for files, or for a whole corpus into the cache.

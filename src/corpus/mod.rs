@@ -2,8 +2,10 @@
 //!
 //! Readers own the naming conventions of each corpus ([`crema_d`], [`emodb`], [`csv`]) and the
 //! embedded synthetic corpus ([`synth`]); [`check`] audits a corpus directory (counts, durations,
-//! integrity against a `file,bytes,sha256` manifest). Nothing here decodes audio: an [`Item`] is a
-//! path plus its label and metadata, and the feature stages read the audio later.
+//! integrity against a `file,bytes,sha256` manifest); [`fetch`] downloads CREMA-D's audio (or takes
+//! it from a local archive), every file verified against that manifest. Nothing here decodes
+//! audio: an [`Item`] is a path plus its label and metadata, and the feature stages read the
+//! audio later.
 //!
 //! Labels are indices into [`Corpus::classes`]. CREMA-D, EmoDB and CSV manifests whose labels are
 //! all CREMA-D codes share the six [`EMOTIONS`] in alphabetical order — scikit-learn's
@@ -14,6 +16,7 @@ pub mod check;
 pub mod crema_d;
 pub mod csv;
 pub mod emodb;
+pub mod fetch;
 pub mod synth;
 
 use std::collections::BTreeMap;
