@@ -69,6 +69,12 @@ peer-setup-train: peer-setup
     mkdir -p /tmp/peer/.data/emodb/wav && cp ../shared/data/emodb/wav/*.wav /tmp/peer/.data/emodb/wav/
     cd /tmp/peer && .venv/bin/python features.py --speakers 03,08,09,10,11,12,13 --prefix dev_
 
+# A full-scale CREMA-D rehearsal without the audio (synthetic corpus in CREMA-D's layout): fetch and
+# verify from a local server, feature caches, an epoch of each report network, every experiment's
+# projected wall time, features against librosa (with `just peer-setup`). Writes OUT/report.md.
+rehearsal OUT="results/rehearsal": build
+    scripts/rehearsal.sh {{OUT}}
+
 # e.g. `just gpu-check` on a GPU machine (or here on Mesa's lavapipe, slowly). Release build with
 # `--features wgpu`, GPU feature parity test, CPU vs GPU extraction and feature bench, CPU vs wgpu
 # training bench and a short 2D training with `--backend wgpu`; every step time-limited (under 8

@@ -736,6 +736,17 @@ impl Config {
     /// Checks values that parse but cannot work (zero sizes, fractions out of range).
     pub fn validate(&self, origin: &Path) -> Result<()> {
         let bad = |key: &str, msg: String| Err(Error::config(origin, key, msg));
+        let d = &self.data;
+        let crema_d_names = d.corpus == CorpusKind::CremaD
+            || (d.corpus == CorpusKind::Synth && d.synth_layout == SynthLayout::CremaD);
+        if d.labels == LabelSource::Perceived && !crema_d_names {
+            return bad(
+                "data.labels",
+                "perceived labels are CREMA-D's crowd votes: use them with corpus = \"crema-d\" \
+                 (or corpus = \"synth\" with synth_layout = \"crema-d\")"
+                    .into(),
+            );
+        }
         let a = &self.audio;
         if a.sample_rate < 1000 || a.sample_rate > 384_000 {
             return bad(

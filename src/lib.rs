@@ -12,7 +12,7 @@
 //! | arrays | [`npy`] | `.npy` reading and writing |
 //! | features | [`features`] | ZCR, RMS, energy, mel spectrogram, `power_to_db`, MFCC (librosa-exact); many files on CPU or GPU |
 //! | corpora | [`corpus`] | CREMA-D, EmoDB, CSV manifests, the synthetic default corpus, checks, CREMA-D's download |
-//! | splits | [`split`] | random (stratified), speaker-disjoint, speaker k-fold |
+//! | splits | [`split`] | random (stratified), speaker / sentence / speaker+sentence-disjoint, speaker k-fold; what the parts share |
 //! | cache | [`cache`] | features extracted once per (files, audio, features) and stored as `.npy` |
 //! | model | [`model`] | the report's 1D and 2D CNNs (Burn), shape checks, Keras-like summary |
 //! | evaluation | [`eval`] | accuracy, F1s, per-class report, confusion matrices, epoch records |

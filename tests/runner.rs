@@ -488,3 +488,105 @@ fn a_folder_without_experiment_file_is_grouped_by_what_differs() {
     assert!(md.contains("| 5 | 0.6000 ± 0.1414 |"), "{md}");
     assert!(md.contains("| 9 | 0.9000 |"), "{md}");
 }
+
+/// A CREMA-D sweep's summary states its protocol (checked on the lists), breaks the scores down
+/// by the speakers' sex (`[report] by`), and shows the scores on another corpus (`[eval]`).
+#[test]
+fn summaries_state_the_protocol_groups_and_other_corpora() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(
+        dir.path(),
+        &format!(
+            "[eval]\ncorpora = [\"crema-d:{}\"]\n\
+             [grid]\n\"train.seed\" = [0, 1]\n\
+             [report]\nby = [\"sex\"]\n",
+            corpus().display()
+        ),
+    );
+    let (code, _, err) = run(&mut sweep(&file, dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let results = dir.path().join("results/tiny");
+    let md = fs::read_to_string(results.join("summary.md")).unwrap();
+    // The two synthetic speakers carry CREMA-D's actor ids 1001 (male) and 1002 (female).
+    assert!(
+        md.contains("Protocol: random split: 2 of 2 test speakers also in training; 12 of 12 test sentences also in training (2 runs, 1 distinct split)."),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Female acc | Female F1 | Male acc | Male F1 |"),
+        "{md}"
+    );
+    let other = ser::config::CorpusSpec {
+        kind: ser::CorpusKind::CremaD,
+        path: corpus().to_path_buf(),
+    }
+    .name();
+    assert!(md.contains(&format!("| {other} acc |")), "{md}");
+    for id in ids(&file) {
+        let run = results.join(&id);
+        let info: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+        assert_eq!(info["split"]["speakers"]["test_in_train"], 2);
+        assert!(info["split"]["hash"].as_str().unwrap().len() == 16);
+        let metrics: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+        assert!(metrics["groups"]["sex"]["Female"]["n"].as_u64().unwrap() > 0);
+        assert!(metrics["other_corpora"][&other]["accuracy"].is_number());
+        // The grid corpus has clips CREMA-D's crowd never heard (IEO at level XX): no baseline.
+        assert!(metrics.get("human_accuracy").is_none());
+    }
+}
+
+/// Perceived labels: the crowd's voice-only votes replace the intended emotions; tied votes are
+/// dropped, or kept when the intended emotion is among them, as `ties` says.
+#[test]
+fn perceived_labels_follow_the_crowd_and_the_tie_rule() {
+    use ser::config::{DataConfig, LabelSource, TieRule};
+    use ser::corpus::{self, crema_d};
+    let dir = tempfile::tempdir().unwrap();
+    // The first 300 clips of CREMA-D's file list (empty files: nothing is decoded here).
+    let names: Vec<String> = crema_d::meta::manifest()
+        .unwrap()
+        .into_iter()
+        .take(300)
+        .map(|e| e.name)
+        .collect();
+    for n in &names {
+        fs::write(dir.path().join(n), b"").unwrap();
+    }
+    let votes = crema_d::meta::perceived().unwrap();
+    let open = |labels, ties| {
+        corpus::open(&DataConfig {
+            corpus: ser::CorpusKind::CremaD,
+            path: dir.path().to_path_buf(),
+            labels,
+            ties,
+            ..DataConfig::default()
+        })
+        .unwrap()
+    };
+    let intended = open(LabelSource::Intended, TieRule::Drop);
+    assert_eq!(intended.items.len(), 300);
+    let dropped = open(LabelSource::Perceived, TieRule::Drop);
+    let kept = open(LabelSource::Perceived, TieRule::Intended);
+    let stem = |p: &Path| p.file_stem().unwrap().to_string_lossy().into_owned();
+    let ties = names
+        .iter()
+        .filter(|n| votes[n.trim_end_matches(".wav")].votes.len() > 1)
+        .count();
+    assert!(ties > 0, "the first 300 clips should hold some ties");
+    assert_eq!(dropped.items.len(), 300 - ties);
+    assert!(kept.items.len() > dropped.items.len() && kept.items.len() <= 300);
+    for item in &dropped.items {
+        assert_eq!(votes[&stem(&item.path)].votes, [item.label]);
+    }
+    assert!(dropped.notes[0].contains(&format!("{ties} clips with tied votes left out")));
+    // Perceived labels are CREMA-D's: another corpus is refused, naming the key.
+    let e = ser::Config::from_toml(
+        "[data]\ncorpus = \"emodb\"\nlabels = \"perceived\"\n",
+        Path::new("labels.toml"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("labels.toml: data.labels"), "{e}");
+    assert_eq!(e.exit_code(), 2);
+}

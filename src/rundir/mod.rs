@@ -8,7 +8,7 @@
 //!       history.csv      one line per finished epoch, as it ends   (train)
 //!       checkpoint/      the last finished epoch                   (train::checkpoint)
 //!       model.bpk        the final weights                         (train, last)
-//!       run.json         seed, backend, versions, commit, times    (job)
+//!       run.json         seed, backend, versions, commit, times, split facts (job)
 //!       curves.png       loss and accuracy per epoch
 //!       report.txt       per-class precision / recall / F1 (sklearn's layout)
 //!       confusion.csv, confusion_normalized.csv, confusion.png
