@@ -64,20 +64,35 @@ impl Actor {
     }
 }
 
+/// The fields of every data row of the built-in CSV `text` (its header skipped), with their
+/// 1-based line numbers.
+fn rows(text: &str, file: &str) -> Result<Vec<(usize, Vec<String>)>> {
+    text.lines()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            parse_record(l)
+                .map(|f| (i + 1, f))
+                .map_err(|m| row_error(file, i + 1, m))
+        })
+        .collect()
+}
+
+/// An error about line `line` of the built-in `file`.
+fn row_error(file: &str, line: usize, message: String) -> Error {
+    Error::format(
+        format!("{ORIGIN} {file}"),
+        format!("line {line}: {message}"),
+    )
+}
+
 /// The 91 actors by id.
 pub fn actors() -> Result<BTreeMap<u16, Actor>> {
+    const FILE: &str = "VideoDemographics.csv";
     let mut out = BTreeMap::new();
-    for (i, line) in DEMOGRAPHICS.lines().enumerate().skip(1) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |m: String| {
-            Error::format(
-                format!("{ORIGIN} VideoDemographics.csv"),
-                format!("line {}: {m}", i + 1),
-            )
-        };
-        let f = parse_record(line).map_err(bad)?;
+    for (line, f) in rows(DEMOGRAPHICS, FILE)? {
+        let bad = |m: String| row_error(FILE, line, m);
         let [id, age, sex, race, ethnicity] = &f[..] else {
             return Err(bad(format!("expected 5 fields, found {}", f.len())));
         };
@@ -115,18 +130,10 @@ pub fn perceived() -> Result<BTreeMap<String, Perceived>> {
         _ => None,
     };
     debug_assert_eq!(EMOTIONS[4], "NEU");
+    const FILE: &str = "summaryTable.csv";
     let mut out = BTreeMap::new();
-    for (i, line) in SUMMARY_TABLE.lines().enumerate().skip(1) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |m: String| {
-            Error::format(
-                format!("{ORIGIN} summaryTable.csv"),
-                format!("line {}: {m}", i + 1),
-            )
-        };
-        let f = parse_record(line).map_err(bad)?;
+    for (line, f) in rows(SUMMARY_TABLE, FILE)? {
+        let bad = |m: String| row_error(FILE, line, m);
         let [_, name, vote, level, ..] = &f[..] else {
             return Err(bad(format!("expected 8 fields, found {}", f.len())));
         };
