@@ -105,6 +105,9 @@ fn crema_d_reads_a_directory() {
     }
     touch(dir.path(), "README.txt");
     touch(dir.path(), ".DS_Store");
+    // Hidden `.wav` files are not clips: macOS's AppleDouble files, a killed writer's temporary.
+    touch(dir.path(), "._1001_DFA_ANG_XX.wav");
+    touch(dir.path(), ".1001_DFA_SAD_XX.wav.123-0.tmp.wav");
     std::fs::create_dir(dir.path().join("sub.wav")).unwrap();
 
     let c = corpus::open(&data(CorpusKind::CremaD, dir.path())).unwrap();

@@ -217,7 +217,8 @@ pub(crate) struct Listing {
     pub ignored: Vec<PathBuf>,
 }
 
-/// Lists `dir` (not recursively). Entries that are not `.wav` files are returned as ignored.
+/// Lists `dir` (not recursively). Entries that are not `.wav` files, and hidden files, are
+/// returned as ignored.
 pub(crate) fn list_dir(dir: &Path) -> Result<Listing> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut wavs = Vec::new();
@@ -230,6 +231,8 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Listing> {
             .map(|m| m.is_file())
             .unwrap_or(false);
         match entry.file_name().to_str() {
+            // Hidden files are never clips: a writer's temporary, macOS's `._name.wav`.
+            Some(name) if name.starts_with('.') => ignored.push(path),
             Some(name) if is_file && has_wav_extension(name) => wavs.push(name.to_string()),
             // The synthetic corpus's completion marker belongs there: not worth a warning.
             Some(synth::MARKER_FILE) if is_file => {}
