@@ -424,10 +424,12 @@ fn tables_show_mean_std_and_n_as_the_layout_asks() {
     assert_eq!(
         lines[0],
         "experiment,train.epochs,model.filters,accuracy_mean,accuracy_std,accuracy_reference,\
-         f1_macro_mean,f1_macro_std,n,failed,not_done"
+         f1_macro_mean,f1_macro_std,n,failed,not_done,protocol,test_speakers_in_train,\
+         test_speakers,test_sentences_in_train,test_sentences,distinct_splits"
     );
     assert!(lines[1].starts_with("filters,30,[8],0.6"), "{csv}");
-    assert!(lines[1].ends_with(",3,0,0"), "{csv}");
+    // Hand-made runs recorded no split facts: the protocol's columns are empty.
+    assert!(lines[1].ends_with(",3,0,0,,,,,,"), "{csv}");
 }
 
 #[test]
@@ -589,4 +591,33 @@ fn perceived_labels_follow_the_crowd_and_the_tie_rule() {
     .unwrap_err();
     assert!(e.to_string().contains("labels.toml: data.labels"), "{e}");
     assert_eq!(e.exit_code(), 2);
+}
+
+/// `ser bench estimate`: each distinct network of the grid timed, the corpus split as each job
+/// says, every epoch counted.
+#[test]
+fn estimate_times_each_network_and_counts_every_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path(), GRID);
+    let json = dir.path().join("estimate.json");
+    let (code, out, err) = run(ser()
+        .args(["-q", "bench", "estimate"])
+        .arg(&file)
+        .args(["--steps", "1", "--warmup", "0", "--json"])
+        .arg(&json));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("4 jobs, projected on this CPU"), "{out}");
+    assert!(out.contains("finishes within a day on this CPU"), "{out}");
+    let e: serde_json::Value = serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
+    let groups = e["groups"].as_array().unwrap();
+    // Filters [4] and [6], two seeds each, 2 epochs a job.
+    assert_eq!(groups.len(), 2, "{e}");
+    for g in groups {
+        assert_eq!(
+            (g["jobs"].as_u64(), g["epochs"].as_u64()),
+            (Some(2), Some(4)),
+            "{g}"
+        );
+        assert!(g["step_s"].as_f64().unwrap() > 0.0);
+    }
 }

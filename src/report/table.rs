@@ -476,7 +476,8 @@ fn num(x: Option<f64>) -> String {
 }
 
 /// The summary as CSV: one line per row, keys as dotted columns, each metric as
-/// `<metric>_mean,<metric>_std[,<metric>_reference]`, then `n,failed,not_done`.
+/// `<metric>_mean,<metric>_std[,<metric>_reference]`, then `n,failed,not_done`, then the
+/// protocol's columns (what the test part shares with training).
 pub fn csv(s: &Summary) -> String {
     let l = &s.layout;
     let has_ref: Vec<bool> = (0..l.metrics.len())
@@ -493,6 +494,7 @@ pub fn csv(s: &Summary) -> String {
         }
     }
     head.extend(["n".into(), "failed".into(), "not_done".into()]);
+    head.extend(PROTOCOL_COLUMNS.iter().map(|c| c.to_string()));
     let mut out = head.join(",") + "\n";
     for r in &s.rows {
         let mut cells = vec![s.name.clone()];
@@ -509,10 +511,55 @@ pub fn csv(s: &Summary) -> String {
             r.failed.to_string(),
             r.pending.to_string(),
         ]);
+        cells.extend(protocol_cells(s, r));
         let cells: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
         out += &(cells.join(",") + "\n");
     }
     out
+}
+
+/// The protocol columns of `summary.csv`: what the row's test parts share with training, the
+/// most over its done runs (empty where the runs recorded no split facts).
+const PROTOCOL_COLUMNS: [&str; 6] = [
+    "protocol",
+    "test_speakers_in_train",
+    "test_speakers",
+    "test_sentences_in_train",
+    "test_sentences",
+    "distinct_splits",
+];
+
+fn protocol_cells(s: &Summary, r: &Row) -> Vec<String> {
+    let facts: Vec<&Facts> = r
+        .runs
+        .iter()
+        .filter_map(|&i| s.jobs[i].facts.as_ref())
+        .collect();
+    if facts.is_empty() {
+        return vec![String::new(); PROTOCOL_COLUMNS.len()];
+    }
+    let max = |f: &dyn Fn(&Facts) -> Option<usize>| {
+        facts
+            .iter()
+            .filter_map(|x| f(x))
+            .max()
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
+    let mut kinds: Vec<&str> = facts
+        .iter()
+        .map(|f| f.protocol.split(" (seed").next().unwrap_or(&f.protocol))
+        .collect();
+    kinds.dedup();
+    let hashes: std::collections::BTreeSet<&str> = facts.iter().map(|f| f.hash.as_str()).collect();
+    vec![
+        kinds.join("; "),
+        max(&|f| Some(f.speakers.test_in_train)),
+        max(&|f| Some(f.speakers.test)),
+        max(&|f| f.sentences.map(|o| o.test_in_train)),
+        max(&|f| f.sentences.map(|o| o.test)),
+        hashes.len().to_string(),
+    ]
 }
 
 /// Rows of several experiments aligned on their keys: the union of every experiment's row and
