@@ -200,10 +200,13 @@ pub fn download(
     check_names(manifest)?;
     let dir = prepare_dir(out)?;
 
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(opts.timeout))
-        .build()
-        .into();
+    let mut config = ureq::Agent::config_builder().timeout_global(Some(opts.timeout));
+    // A proxy from the environment (HTTP_PROXY, ...) is used for mirrors and the official
+    // repository, never for this machine's own loopback server, which no proxy can reach.
+    if is_loopback(&base) {
+        config = config.proxy(None);
+    }
+    let agent: ureq::Agent = config.build().into();
     let files_bar = progress::bar(manifest.len() as u64, "files");
     let bytes_bar = progress::bytes_bar(manifest.iter().map(|e| e.bytes).sum(), "bytes");
     let next = AtomicUsize::new(0);
@@ -578,6 +581,20 @@ fn copy_verified(
     Ok(())
 }
 
+/// Whether `url` (`http://HOST[:PORT]/...`) names this machine's loopback interface.
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host_port = rest.split('/').next().unwrap_or("");
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.rsplit_once(':').map_or(host_port, |(h, _)| h),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Gets one file: skipped when already verified, else tried up to `1 + retries` times. The flag
 /// is true for a failure whose last try failed transiently.
 fn fetch_file(
@@ -757,6 +774,23 @@ impl fmt::Display for FetchReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_urls_are_told_apart() {
+        for url in [
+            "http://127.0.0.1:8080/AudioWAV/",
+            "http://localhost/x/",
+            "http://[::1]:9/",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in [
+            "https://media.githubusercontent.com/media/x/",
+            "http://10.0.0.1:80/",
+        ] {
+            assert!(!is_loopback(url), "{url}");
+        }
+    }
 
     #[test]
     fn unsafe_archive_names_are_recognised() {
