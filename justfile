@@ -31,6 +31,11 @@ build:
 test:
     cargo test --locked
 
+# `ser sweep --executor slurm` against a real one-node Slurm started here (needs root: apt, daemons);
+# stops the daemons it started. What it checks: scripts/slurm-test.sh.
+slurm-test:
+    scripts/slurm-test.sh
+
 # Formatting, lints, and the import rule: modules import only down the data's path (tests/layers.rs).
 lint:
     cargo fmt --check

@@ -11,8 +11,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
-use crate::base::device;
 use crate::base::Result;
+use crate::base::{device, slurm};
 use crate::cache::{self, CacheOptions, FeatureTable};
 use std::collections::BTreeMap;
 
@@ -260,6 +260,8 @@ fn run_info(
         },
         "skipped_files": table.skipped.len(),
         "params": outcome.params,
+        // The Slurm job and array task that ran it, and the node (absent outside Slurm).
+        "slurm": slurm::this_job(),
     })
 }
 

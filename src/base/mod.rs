@@ -6,7 +6,8 @@
 //! - [`hash`]: content hashes and the short hex ids made of them;
 //! - [`device`]: backend choice (flex / wgpu), the shared wgpu runtime, buffer caps, waiting for
 //!   a device, allocator tuning;
-//! - [`progress`]: progress bars and log output that do not tear each other.
+//! - [`progress`]: progress bars and log output that do not tear each other;
+//! - [`slurm`]: the Slurm job a process runs in, and the queue.
 //!
 //! Nothing in here imports a module of `ser` outside `base` (`tests/layers.rs` checks).
 
@@ -16,5 +17,6 @@ pub mod device;
 pub mod error;
 pub mod hash;
 pub mod progress;
+pub mod slurm;
 
 pub use error::{Error, Result};

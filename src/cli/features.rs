@@ -32,10 +32,11 @@ pub enum FeaturesCommand {
         on: Where,
     },
     /// Extract the model input of a config's corpus into the feature cache (what a sweep does
-    /// first); a second run with the same files and config does no work.
+    /// first); for an experiment file, every distinct feature set of its grid. A second run with
+    /// the same files and config does no work.
     #[command(after_help = "Example:\n  ser features cache experiments/quickstart.toml")]
     Cache {
-        /// Config file ([data], [audio], [features] are read).
+        /// Config or experiment file ([data], [audio], [features] and the [grid] are read).
         config: PathBuf,
         /// Corpus directory, overriding [data].path.
         #[arg(long)]
@@ -107,32 +108,39 @@ pub fn run(cmd: FeaturesCommand) -> Result<ExitCode> {
             cache,
             on,
         } => {
-            let cfg = Overrides::data(data).apply(&crate::Config::from_file(&config)?);
-            let corpus = corpus::open(&cfg.data)?;
+            let overrides = Overrides::data(data);
+            let configs: Vec<crate::Config> = crate::runner::plan(&config)?
+                .1
+                .iter()
+                .map(|j| overrides.apply(&j.config))
+                .collect();
             let opts = CacheOptions {
                 dir: cache,
                 skip_bad: on.skip_bad,
                 gpu: on.gpu(),
             };
-            let table = cache::features_for(&corpus, &cfg.audio, &cfg.features, &opts)?;
-            println!(
-                "{} clips × {:?} ({}) {} {}",
-                table.rows(),
-                table.shape,
-                table.kind,
-                if table.extracted {
-                    "extracted into"
-                } else {
-                    "read from cache"
-                },
-                table.dir.display()
-            );
-            if !table.skipped.is_empty() {
+            for cfg in crate::runner::feature_sets(&configs) {
+                let corpus = corpus::open(&cfg.data)?;
+                let table = cache::features_for(&corpus, &cfg.audio, &cfg.features, &opts)?;
                 println!(
-                    "{} files skipped (listed in the entry's metadata, {})",
-                    table.skipped.len(),
+                    "{} clips × {:?} ({}) {} {}",
+                    table.rows(),
+                    table.shape,
+                    table.kind,
+                    if table.extracted {
+                        "extracted into"
+                    } else {
+                        "read from cache"
+                    },
                     table.dir.display()
                 );
+                if !table.skipped.is_empty() {
+                    println!(
+                        "{} files skipped (listed in the entry's metadata, {})",
+                        table.skipped.len(),
+                        table.dir.display()
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -23,7 +23,7 @@ mod train;
 #[derive(Debug, Parser)]
 #[command(name = "ser", version, about, long_about = None, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  ser sweep experiments/quickstart.toml\n  ser report results/quickstart\n  ser run experiments/quickstart.toml --only \"model.filters=[16,8]\" --only train.seed=0\n  ser predict results/quickstart/<job-id> clip.wav\n  ser plot audio clip.wav\n  ser data fetch crema-d --out data/CREMA-D\n  ser data check data/CREMA-D/AudioWAV --manifest audiowav-manifest.csv\n  ser bench features --corpus ../shared/data/emodb/wav\n\nExit status:\n  0  success\n  1  failure: something went wrong doing the work (I/O, audio, data, a device, a job or run\n     that failed; `ser sweep`: some jobs failed, the rest are done)\n  2  usage: bad arguments, or a config / experiment file that is invalid (nothing ran)"
+    after_help = "Examples:\n  ser sweep experiments/quickstart.toml\n  ser sweep experiments/filters.toml --executor slurm --time 04:00:00\n  ser status results/filters\n  ser report results/quickstart\n  ser run experiments/quickstart.toml --only \"model.filters=[16,8]\" --only train.seed=0\n  ser predict results/quickstart/<job-id> clip.wav\n  ser plot audio clip.wav\n  ser data fetch crema-d --out data/CREMA-D\n  ser data check data/CREMA-D/AudioWAV --manifest audiowav-manifest.csv\n  ser bench features --corpus ../shared/data/emodb/wav\n\nExit status:\n  0  success\n  1  failure: something went wrong doing the work (I/O, audio, data, a device, a job or run\n     that failed; `ser sweep`: some jobs failed, the rest are done)\n  2  usage: bad arguments, or a config / experiment file that is invalid (nothing ran)"
 )]
 pub struct Cli {
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
@@ -54,6 +54,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Rerun one job of an experiment (e.g. on a GPU with --backend wgpu).
     Run(sweep::RunArgs),
+    /// Done / running / queued / failed per job of a results folder (with Slurm's queue).
+    Status(sweep::StatusArgs),
     /// Write comparison tables and charts of experiments' results folders (summary.md, charts,
     /// summary.csv; --html: one self-contained report.html).
     Report(report::ReportArgs),
@@ -107,6 +109,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Model(cmd) => train::model(cmd),
         Command::Sweep(args) => sweep::sweep(args, quiet),
         Command::Run(args) => sweep::run(args, quiet),
+        Command::Status(args) => sweep::status(args),
         Command::Report(args) => report::report(args),
         Command::Eval(args) => infer::eval(args),
         Command::Plot(cmd) => plot::run(cmd),

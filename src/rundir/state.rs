@@ -2,16 +2,17 @@
 //! failed = `error.txt`, running = a live `lock`, started = a `checkpoint/`), and the lock that
 //! keeps two sweeps from running the same job.
 //!
-//! A lock is a file created exclusively. A lock left by a process that is gone (same host, pid
-//! not alive) is stale and taken over; a lock from another host is respected, since its pid
-//! cannot be checked from here.
+//! A lock is a file created exclusively: `pid host [slurm JOBID]`. A lock left by a process that
+//! is gone (same host, pid not alive) is stale and taken over; so is one whose Slurm job has
+//! ended, even from another host (the queue says so); any other lock from another host is
+//! respected, since its pid cannot be checked from here.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::RunDir;
-use crate::base::{Error, Result};
+use crate::base::{slurm, Error, Result};
 
 /// What a job's directory says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,11 +67,17 @@ impl JobState {
 struct Owner {
     pid: u32,
     host: String,
+    /// The Slurm job the process ran in, if any.
+    slurm_job: Option<String>,
 }
 
 impl std::fmt::Display for Owner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "pid {} on {}", self.pid, self.host)
+        write!(f, "pid {} on {}", self.pid, self.host)?;
+        if let Some(j) = &self.slurm_job {
+            write!(f, " (Slurm job {j})")?;
+        }
+        Ok(())
     }
 }
 
@@ -79,21 +86,47 @@ impl Owner {
         Owner {
             pid: std::process::id(),
             host: hostname(),
+            slurm_job: slurm::this_job().map(|j| j.job_id),
         }
     }
 
-    /// True when the owner is known to be gone: same host, and no such process.
+    /// True when the owner is known to be gone: same host and no such process, or a Slurm job
+    /// the queue no longer has (from any host).
     fn is_stale(&self) -> bool {
-        self.host == hostname() && !process_alive(self.pid)
+        if self.host == hostname() {
+            return !process_alive(self.pid);
+        }
+        self.slurm_job
+            .as_deref()
+            .is_some_and(|j| slurm::job_alive(j) == Some(false))
+    }
+
+    /// The lock file's line.
+    fn line(&self) -> String {
+        match &self.slurm_job {
+            Some(j) => format!("{} {} slurm {j}", self.pid, self.host),
+            None => format!("{} {}", self.pid, self.host),
+        }
     }
 }
 
 fn read_lock(path: &Path) -> Option<Owner> {
-    let text = fs::read_to_string(path).ok()?;
+    read_lock_text(&fs::read_to_string(path).ok()?)
+}
+
+fn read_lock_text(text: &str) -> Option<Owner> {
     let mut words = text.split_whitespace();
     let pid = words.next()?.parse().ok()?;
     let host = words.next().unwrap_or("").to_string();
-    Some(Owner { pid, host })
+    let slurm_job = match (words.next(), words.next()) {
+        (Some("slurm"), Some(j)) => Some(j.to_string()),
+        _ => None,
+    };
+    Some(Owner {
+        pid,
+        host,
+        slurm_job,
+    })
 }
 
 /// This machine's name (Linux: the kernel's; elsewhere `$HOSTNAME`), `unknown` if neither.
@@ -143,8 +176,7 @@ impl JobLock {
         for _ in 0..3 {
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut f) => {
-                    let me = Owner::me();
-                    writeln!(f, "{} {}", me.pid, me.host).map_err(|e| Error::io(&path, e))?;
+                    writeln!(f, "{}", Owner::me().line()).map_err(|e| Error::io(&path, e))?;
                     return Ok(Some(JobLock { path }));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -226,5 +258,17 @@ mod tests {
         // Another host's lock is respected.
         fs::write(&lock_file, "1 some-other-host\n").unwrap();
         assert!(run.lock().unwrap().is_none());
+    }
+
+    #[test]
+    fn locks_record_their_slurm_job() {
+        let owner = read_lock_text("12 node-7 slurm 345\n").unwrap();
+        assert_eq!(owner.slurm_job.as_deref(), Some("345"));
+        assert_eq!(owner.to_string(), "pid 12 on node-7 (Slurm job 345)");
+        assert_eq!(read_lock_text(&owner.line()).unwrap(), owner);
+        // Locks written before Slurm support: pid and host only.
+        let old = read_lock_text("12 node-7\n").unwrap();
+        assert_eq!((old.host.as_str(), old.slurm_job), ("node-7", None));
+        assert!(read_lock_text("").is_none());
     }
 }

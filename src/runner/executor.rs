@@ -174,11 +174,8 @@ fn check_devices(configs: &[Config]) -> Result<()> {
 /// the error of a preparation that failed (it fails the jobs that need it).
 fn prepare_features(configs: &[Config], trainer: &dyn Trainer) -> BTreeMap<String, Option<String>> {
     let mut prepared: BTreeMap<String, Option<String>> = BTreeMap::new();
-    for config in configs {
+    for config in feature_sets(configs) {
         let key = feature_key(config);
-        if prepared.contains_key(&key) {
-            continue;
-        }
         let result = trainer.prepare(config).err().map(|e| e.to_string());
         if let Some(e) = &result {
             tracing::error!("features for {}: {e}", config.data.path.display());
@@ -343,6 +340,16 @@ fn run_one(
     };
     drop(lock);
     ran
+}
+
+/// One config per distinct feature set among `configs` (corpus, audio and features), in order:
+/// what `ser features cache EXPERIMENT` and a sweep's first step extract.
+pub fn feature_sets(configs: &[Config]) -> Vec<&Config> {
+    let mut seen = std::collections::HashSet::new();
+    configs
+        .iter()
+        .filter(|c| seen.insert(feature_key(c)))
+        .collect()
 }
 
 /// What decides a job's features: corpus, audio and feature sections.

@@ -1,9 +1,14 @@
-//! The experiment runner: an experiment's jobs → run directories, on this machine.
+//! The experiment runner: an experiment's jobs → run directories, on this machine or as a Slurm
+//! job array.
 //!
 //! - [`executor`]: runs the jobs that are not done, `--jobs N` at a time on threads, behind one
 //!   progress bar, each under its run directory's lock (see [`crate::rundir`]); features are
 //!   prepared once per distinct (corpus, audio, features) first.
 //! - [`plan`](mod@plan): what a sweep would do (`--dry-run`) and which job `ser run --job / --only` names.
+//! - [`slurm`]: the same jobs as a Slurm job array instead (`--executor slurm`): scripts written
+//!   under the results folder, submitted with `sbatch`, tasks running `ser run --job-list`.
+//! - [`status`]: done / running / queued / failed per job of a results folder, with the Slurm
+//!   queue where there is one (`ser status`).
 //!
 //! Training itself is behind the [`Trainer`] trait: [`LocalTrainer`] calls [`crate::job::run`];
 //! tests use a mock that writes `metrics.json` at once.
@@ -12,10 +17,13 @@
 //! <out>/<experiment>/experiment.toml   the experiment file, as run (read by `ser report`)
 //!                    <job-id>/         one run directory per job (see crate::rundir)
 //!                    summary.md/.csv   written by crate::report at the end
+//!                    slurm/            sbatch scripts, job lists, submissions, task logs
 //! ```
 
 pub mod executor;
 pub mod plan;
+pub mod slurm;
+pub mod status;
 
 use std::path::Path;
 
@@ -24,7 +32,7 @@ use crate::cache;
 use crate::config::Config;
 use crate::job::{self, JobOptions};
 
-pub use executor::{run_jobs, sweep, SweepOptions, SweepOutcome};
+pub use executor::{feature_sets, run_jobs, sweep, SweepOptions, SweepOutcome};
 pub use plan::{dry_run, plan, select};
 
 /// Trains one job; the executor calls it from several threads at once.

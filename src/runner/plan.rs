@@ -66,7 +66,7 @@ pub fn dry_run(exp: &Experiment, jobs: &[Job], out: &Path, overrides: &Overrides
 }
 
 /// `rows` as left-aligned columns, two spaces apart.
-fn aligned(rows: &[Vec<String>]) -> String {
+pub(crate) fn aligned(rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
