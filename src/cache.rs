@@ -11,8 +11,10 @@
 //! ```
 //!
 //! built whole ([`atomic::write_dir`]), so a killed extraction leaves nothing that looks
-//! complete. Extraction is [`batch`]'s: in parallel on the CPU, or on the GPU.
+//! complete. `meta.json` records the SHA-256 of the other two files: an entry damaged since
+//! (a disk error, a copy cut short) is reported by path and extracted again. Extraction is [`batch`]'s: in parallel on the CPU, or on the GPU.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -20,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::base::device::{self, BackendKind};
-use crate::base::hash::hex_prefix;
+use crate::base::hash::{file_sha256, hex_prefix};
 use crate::base::{atomic, Error, Result};
 use crate::config::{AudioConfig, FeatureConfig, FeatureKind};
 use crate::corpus::Corpus;
@@ -99,6 +101,9 @@ struct Meta {
     /// `flex` or `wgpu:N`: where the features were computed (absent in older entries).
     #[serde(default)]
     backend: String,
+    /// SHA-256 of `features.npy` and `files.txt` (absent in older entries: not checked).
+    #[serde(default)]
+    checksums: BTreeMap<String, String>,
 }
 
 /// The cache key of (corpus files, audio config, feature config): 16 hex digits of a SHA-256.
@@ -224,7 +229,7 @@ fn write_entry(
             )
         })
         .collect();
-    let meta = Meta {
+    let mut meta = Meta {
         version: CACHE_VERSION,
         key: table.key.clone(),
         corpus_root: corpus.root.clone(),
@@ -235,6 +240,7 @@ fn write_entry(
         silent: table.silent,
         skipped: table.skipped.clone(),
         backend: backend.to_string(),
+        checksums: BTreeMap::new(),
     };
     atomic::write_dir(&table.dir, |tmp| {
         let mut shape = vec![table.rows()];
@@ -242,6 +248,11 @@ fn write_entry(
         npy::write_f32(tmp.join(FEATURES), &table.data, &shape)?;
         let path = tmp.join(FILES);
         std::fs::write(&path, files.as_bytes()).map_err(|e| Error::io(&path, e))?;
+        for name in [FEATURES, FILES] {
+            let p = tmp.join(name);
+            let sum = file_sha256(&p).map_err(|e| Error::io(&p, e))?;
+            meta.checksums.insert(name.to_string(), sum);
+        }
         // Last: an entry is complete when its metadata is there.
         let path = tmp.join(META);
         let json =
@@ -257,6 +268,16 @@ fn read_entry(dir: &Path, corpus: &Corpus) -> Result<FeatureTable> {
     let text = std::fs::read(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
     let meta: Meta = serde_json::from_slice(&text)
         .map_err(|e| Error::format(&meta_path, format!("unreadable cache metadata: {e}")))?;
+    for (name, want) in &meta.checksums {
+        let path = dir.join(name);
+        let got = file_sha256(&path).map_err(|e| Error::io(&path, e))?;
+        if &got != want {
+            return Err(Error::format(
+                &path,
+                format!("damaged cache file: its SHA-256 is {got}, meta.json recorded {want}"),
+            ));
+        }
+    }
     let features_path = dir.join(FEATURES);
     let npy::Array { shape, data } = npy::read_f32(&features_path)?;
     let mut expected = vec![meta.rows];

@@ -7,6 +7,7 @@ mod audio;
 mod cli;
 mod common;
 mod corpus;
+mod faults;
 mod fetch;
 #[cfg(feature = "wgpu")]
 mod gpu;

@@ -9,6 +9,7 @@
 //! | 0 | success | |
 //! | 1 | something failed while doing the work | I/O, audio, corpus, data, device, training, a job, a program run, a download, ... |
 //! | 2 | usage: the request itself is invalid, nothing ran | [`Error::Usage`], [`Error::Config`], [`Error::Model`] |
+//! | 130, 143 | stopped by SIGINT / SIGTERM; the same command resumes | [`Error::Interrupted`] |
 //!
 //! Exit 2 (clap's own code for a bad command line) means "fix the command, the config file or
 //! the build (a backend it lacks) and run it again"; exit 1 means the command was valid and
@@ -106,6 +107,11 @@ pub enum Error {
     /// Invalid arguments, with what to do instead.
     #[error("{0}")]
     Usage(String),
+
+    /// Stopped by a signal (Ctrl-C, `kill`, a cluster's time limit): not a failure; the same
+    /// command again resumes.
+    #[error("interrupted by {}; run the same command again to resume", super::interrupt::name(*signal))]
+    Interrupted { signal: i32 },
 
     /// Some items of a batch failed; each is listed in the message.
     #[error("{failed} of {total} files failed:\n{details}")]
@@ -206,12 +212,41 @@ impl Error {
         }
     }
 
+    /// What the storage refused, when this error (or one it was made from, kept as text) is a
+    /// full disk, an exceeded quota or a read-only filesystem: every later write would fail the
+    /// same way, so a sweep stops instead of failing job after job.
+    pub fn storage_problem(&self) -> Option<&'static str> {
+        const KINDS: [(i32, &str); 3] = [
+            (28, "no space left on the device"),
+            (122, "disk quota exceeded"),
+            (30, "read-only filesystem"),
+        ];
+        if let Error::Io { source, .. } = self {
+            if let Some(code) = source.raw_os_error() {
+                return KINDS.iter().find(|(c, _)| *c == code).map(|(_, w)| *w);
+            }
+        }
+        // Errors that carry an I/O error as text (Burn's recorder, a job's message).
+        let text = self.to_string();
+        KINDS
+            .iter()
+            .find(|(c, _)| text.contains(&format!("(os error {c})")))
+            .map(|(_, w)| *w)
+    }
+
+    /// Whether this is a stop by a signal (not a failure).
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, Error::Interrupted { .. })
+    }
+
     /// The process exit code for this error: 2 when the request itself is invalid (arguments,
     /// a config or experiment file, a model it describes), 1 for everything that fails while
     /// doing the work.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Config { .. } | Error::Model(_) => 2,
+            // The shell's convention for a death by signal, which this stop stands for.
+            Error::Interrupted { signal } => (128 + signal).clamp(0, 255) as u8,
             _ => 1,
         }
     }

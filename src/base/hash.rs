@@ -16,6 +16,14 @@ pub fn sha256_prefix(data: &[u8], bytes: usize) -> String {
     hex_prefix(&Sha256::digest(data), bytes)
 }
 
+/// The SHA-256 of the file at `path`, in hex (a checksum that a damaged copy fails).
+pub fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut file, &mut h)?;
+    Ok(hex_prefix(&h.finalize(), 32))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,8 @@
 //! - [`error`]: the one [`Error`] type, exit codes, panics turned into errors;
 //! - [`atomic`]: files and folders written whole or not at all (temporary + rename);
 //! - [`csv`]: CSV fields split and quoted;
-//! - [`hash`]: content hashes and the short hex ids made of them;
+//! - [`hash`]: content hashes and the short hex ids made of them, file checksums;
+//! - [`interrupt`]: SIGINT / SIGTERM recorded, for loops to stop at their next step;
 //! - [`device`]: backend choice (flex / wgpu), the shared wgpu runtime, buffer caps, waiting for
 //!   a device, allocator tuning;
 //! - [`progress`]: progress bars and log output that do not tear each other;
@@ -16,6 +17,7 @@ pub mod csv;
 pub mod device;
 pub mod error;
 pub mod hash;
+pub mod interrupt;
 pub mod progress;
 pub mod slurm;
 

@@ -101,6 +101,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             .build_global()
             .map_err(|e| Error::Usage(format!("--threads {n}: {e}")))?;
     }
+    // Commands that stop cleanly at their next step on Ctrl-C / SIGTERM (and resume when run
+    // again); the others keep the default: the signal ends them at once.
+    if matches!(
+        cli.command,
+        Command::Train(_) | Command::Sweep(_) | Command::Run(_) | Command::Features(_)
+    ) {
+        crate::base::interrupt::install()?;
+    }
     match cli.command {
         Command::Data(cmd) => data::run(cmd),
         Command::Features(cmd) => features::run(cmd),

@@ -257,6 +257,36 @@ pub fn sweep(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
         threads: args.threads,
     };
     let outcome = runner::sweep(&exp, &jobs, &args.flags.trainer(quiet), &opts)?;
+    if let Some(signal) = outcome.signal {
+        // Stopping promptly matters more than a summary (a cluster kills soon after SIGTERM).
+        eprintln!(
+            "{}: {}; {} of {} jobs done ({} now), {} interrupted{}: the same command again \
+             resumes them from their last checkpoints",
+            exp.name,
+            Error::Interrupted { signal },
+            outcome.done(),
+            outcome.total,
+            outcome.ran.len(),
+            outcome.interrupted.len(),
+            if outcome.interrupted.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", outcome.interrupted.join(" "))
+            }
+        );
+        return Err(Error::Interrupted { signal });
+    }
+    if let Some(why) = &outcome.stopped {
+        // The summary would need the same storage; the jobs' files say where things stand.
+        eprintln!(
+            "{}: stopped: {why}\n{} of {} jobs done; make room (or choose --out / --cache on \
+             another disk) and run the same command again: done jobs are kept, the rest resume",
+            exp.name,
+            outcome.done(),
+            outcome.total
+        );
+        return Ok(ExitCode::from(1));
+    }
     let summary = report::load(&out)?;
     let written = report::write(&summary, false)?;
     for w in &written.warnings {
@@ -325,6 +355,12 @@ pub fn run(args: RunArgs, quiet: bool) -> Result<ExitCode> {
         &opts,
     )?;
     let dir = out.join(&job.id);
+    if let Some(signal) = outcome.signal {
+        return Err(Error::Interrupted { signal });
+    }
+    if let Some(why) = &outcome.stopped {
+        return Err(Error::job(&job.id, format!("stopped: {why}")));
+    }
     if let Some((_, message)) = outcome.failed.first() {
         return Err(Error::job(&job.id, format!("failed: {message}")));
     }

@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::base::{atomic, Error, Result};
+use crate::base::{atomic, interrupt, Error, Result};
 
 /// Sample rate of the generated WAVs (CREMA-D's).
 pub const SAMPLE_RATE: u32 = 16_000;
@@ -380,6 +380,8 @@ fn write_all(dir: &Path, spec: &SynthSpec) -> Result<f64> {
         .clips()
         .par_iter()
         .map(|clip| {
+            // A signal stops the generation; the half-built folder is a temporary, never read.
+            interrupt::check()?;
             let path = dir.join(clip.file_name(spec));
             let audio = render(spec, *clip);
             let wav_err = |e: hound::Error| match e {

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use super::{Extractor, FeatureSet};
 use crate::audio::load_on_this_thread;
-use crate::base::{progress, Result};
+use crate::base::{interrupt, progress, Result};
 use crate::config::{AudioConfig, FeatureConfig};
 
 /// Clips decoded and featurised per GPU batch.
@@ -117,6 +117,8 @@ fn run<P: PerClip, T: Send>(
         }
         Some(device) => on_gpu(paths, audio, features, device, label, &per, &each)?,
     };
+    // Rows cut short by a signal are not bad files: the whole extraction stops.
+    interrupt::check()?;
     Ok(Extracted {
         shape,
         row_len,
@@ -145,11 +147,14 @@ fn on_cpu<P: PerClip, T: Send>(
         .map_init(
             || probe.clone(),
             |extractor, (i, path)| {
-                let out = load_on_this_thread(audio, path).and_then(|clip| {
-                    let silent = is_silent(&clip.signal);
-                    let value = per.cpu(extractor, &clip.signal);
-                    each(i, &clip.signal, value).map(|v| (v, silent))
-                });
+                // After a signal the remaining clips are skipped (the caller sees `check` fail).
+                let out = interrupt::check()
+                    .and_then(|()| load_on_this_thread(audio, path))
+                    .and_then(|clip| {
+                        let silent = is_silent(&clip.signal);
+                        let value = per.cpu(extractor, &clip.signal);
+                        each(i, &clip.signal, value).map(|v| (v, silent))
+                    });
                 pb.inc(1);
                 match out {
                     Ok((v, silent)) => (Ok(v), silent),
@@ -179,6 +184,7 @@ fn on_gpu<P: PerClip, T: Send>(
     let pb = progress::bar(paths.len() as u64, format!("{label} (wgpu)"));
     let (mut rows, mut silent) = (Vec::with_capacity(paths.len()), 0);
     for (c, chunk) in paths.chunks(GPU_CHUNK).enumerate() {
+        crate::base::interrupt::check()?;
         let loaded: Vec<Result<Vec<f32>>> = chunk
             .par_iter()
             .map(|p| load_on_this_thread(audio, p).map(|c| c.signal))

@@ -293,7 +293,10 @@ pub fn blocks(s: &Summary, charts: &[TableCharts]) -> Vec<Block> {
         .filter(|j| {
             matches!(
                 j.state,
-                JobState::Pending | JobState::Started | JobState::Running(_)
+                JobState::Pending
+                    | JobState::Started
+                    | JobState::Interrupted(_)
+                    | JobState::Running(_)
             )
         })
         .map(|j| {

@@ -48,6 +48,7 @@ const CONFUSION_PNG: &str = "confusion.png";
 const PREDICTIONS: &str = "predictions.csv";
 const METRICS: &str = "metrics.json";
 const ERROR: &str = "error.txt";
+const INTERRUPTED: &str = "interrupted.txt";
 const LOCK: &str = "lock";
 const EVAL: &str = "eval";
 
@@ -377,9 +378,28 @@ impl RunDir {
             .map(|m| m.trim_end().to_string())
     }
 
-    /// Removes `error.txt` (a job starting again).
+    /// Removes `error.txt` and `interrupted.txt` (a job starting again).
     pub fn remove_error(&self) -> Result<()> {
-        atomic::remove_any(&self.path.join(ERROR))
+        atomic::remove_any(&self.path.join(ERROR))?;
+        atomic::remove_any(&self.path.join(INTERRUPTED))
+    }
+
+    // --- interrupted.txt ----------------------------------------------------------------------
+
+    /// Records that the job was stopped by a signal (not a failure: it resumes).
+    pub fn write_interrupted(&self, message: &str) -> Result<()> {
+        self.create()?;
+        atomic::write(
+            &self.path.join(INTERRUPTED),
+            format!("{message}\n").as_bytes(),
+        )
+    }
+
+    /// An interrupted job's note, if `interrupted.txt` exists.
+    pub fn read_interrupted(&self) -> Option<String> {
+        std::fs::read_to_string(self.path.join(INTERRUPTED))
+            .ok()
+            .map(|m| m.trim_end().to_string())
     }
 
     /// What the folder says about its job.

@@ -1,6 +1,6 @@
 //! The state of one job's run directory, read from the files in it (done = `metrics.json`,
-//! failed = `error.txt`, running = a live `lock`, started = a `checkpoint/`), and the lock that
-//! keeps two sweeps from running the same job.
+//! failed = `error.txt`, running = a live `lock`, interrupted = `interrupted.txt`, started = a
+//! `checkpoint/`), and the lock that keeps two sweeps from running the same job.
 //!
 //! A lock is a file created exclusively: `pid host [slurm JOBID]`. A lock left by a process that
 //! is gone (same host, pid not alive) is stale and taken over; so is one whose Slurm job has
@@ -23,6 +23,8 @@ pub enum JobState {
     Failed(String),
     /// A live process holds the lock: `pid@host`.
     Running(String),
+    /// Stopped by a signal (`interrupted.txt`): resumes, not a failure.
+    Interrupted(String),
     /// Started before (a checkpoint, a stale lock) but neither done nor failed: resumes.
     Started,
     /// Nothing there yet.
@@ -43,6 +45,9 @@ impl JobState {
         if let Some(msg) = run.read_error() {
             return JobState::Failed(msg);
         }
+        if let Some(msg) = run.read_interrupted() {
+            return JobState::Interrupted(msg);
+        }
         if run.checkpoint_dir().is_dir() {
             JobState::Started
         } else {
@@ -50,12 +55,13 @@ impl JobState {
         }
     }
 
-    /// One word for listings: `done`, `failed`, `running`, `started`, `pending`.
+    /// One word for listings: `done`, `failed`, `running`, `interrupted`, `started`, `pending`.
     pub fn word(&self) -> &'static str {
         match self {
             JobState::Done => "done",
             JobState::Failed(_) => "failed",
             JobState::Running(_) => "running",
+            JobState::Interrupted(_) => "interrupted",
             JobState::Started => "started",
             JobState::Pending => "pending",
         }

@@ -8,6 +8,9 @@
 //!    is left to it; a failure (an error or a panic) is written to `error.txt` and the sweep goes
 //!    on. One progress bar counts jobs done / total with the ETA; the running jobs' epoch bars sit
 //!    under it.
+//! 4. On SIGINT / SIGTERM ([`interrupt`]) no further job starts; running ones stop at their next
+//!    training step and are recorded as interrupted (`interrupted.txt`, not `error.txt`), to
+//!    resume from their last checkpoint on the next sweep.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,7 +21,7 @@ use std::time::Instant;
 use super::Trainer;
 use crate::base::device::{self, BackendKind};
 use crate::base::error::catch_panic;
-use crate::base::{progress, Error, Result};
+use crate::base::{interrupt, progress, Error, Result};
 use crate::config::{Config, Overrides};
 use crate::experiment::{Experiment, Job};
 use crate::rundir::{JobState, RunDir};
@@ -73,6 +76,13 @@ pub struct SweepOutcome {
     pub busy: Vec<String>,
     /// Jobs not started because of `limit`.
     pub deferred: usize,
+    /// Ids stopped by a signal now (they resume on the next sweep).
+    pub interrupted: Vec<String>,
+    /// The signal that stopped the sweep, if one did (jobs after it were not started).
+    pub signal: Option<i32>,
+    /// Why the sweep stopped early without a signal: the storage refused a write (full disk,
+    /// quota, read-only), which every later job would hit too; the message names the path.
+    pub stopped: Option<String>,
     /// Wall time of the sweep.
     pub seconds: f64,
 }
@@ -121,16 +131,23 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
         .collect();
     check_devices(&configs)?;
     let prepared = prepare_features(&configs, trainer);
-    let results = run_in_parallel(&todo, &configs, &prepared, trainer, opts)?;
+    // A signal during the features: the jobs would fail on a half-prepared cache; stop instead.
+    let (results, stopped) = match interrupt::requested() {
+        Some(_) => (Vec::new(), None),
+        None => run_in_parallel(&todo, &configs, &prepared, trainer, opts)?,
+    };
+    outcome.stopped = stopped;
     for (i, ran) in results {
         let id = todo[i].id.clone();
         match ran {
             Ran::Done => outcome.ran.push(id),
             Ran::AlreadyDone => outcome.already_done += 1,
-            Ran::Failed(m) => outcome.failed.push((id, m)),
+            Ran::Failed(m, _) => outcome.failed.push((id, m)),
             Ran::Busy => outcome.busy.push(id),
+            Ran::Interrupted => outcome.interrupted.push(id),
         }
     }
+    outcome.signal = interrupt::requested();
     outcome.seconds = started.elapsed().as_secs_f64();
     Ok(outcome)
 }
@@ -175,11 +192,19 @@ fn check_devices(configs: &[Config]) -> Result<()> {
 fn prepare_features(configs: &[Config], trainer: &dyn Trainer) -> BTreeMap<String, Option<String>> {
     let mut prepared: BTreeMap<String, Option<String>> = BTreeMap::new();
     for config in feature_sets(configs) {
-        let key = feature_key(config);
-        let result = trainer.prepare(config).err().map(|e| e.to_string());
-        if let Some(e) = &result {
-            tracing::error!("features for {}: {e}", config.data.path.display());
+        if interrupt::requested().is_some() {
+            break;
         }
+        let key = feature_key(config);
+        let result = match trainer.prepare(config) {
+            Ok(()) => None,
+            // Not a failure of the features: the sweep stops (see run_jobs).
+            Err(e) if e.is_interrupted() => Some(e.to_string()),
+            Err(e) => {
+                tracing::error!("features for {}: {e}", config.data.path.display());
+                Some(e.to_string())
+            }
+        };
         prepared.insert(key, result);
     }
     prepared
@@ -193,19 +218,27 @@ fn run_in_parallel(
     prepared: &BTreeMap<String, Option<String>>,
     trainer: &dyn Trainer,
     opts: &SweepOptions,
-) -> Result<Vec<(usize, Ran)>> {
+) -> Result<(Vec<(usize, Ran)>, Option<String>)> {
     let pb = (!opts.quiet).then(|| jobs_bar(todo.len()));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Ran)>> = Mutex::new(Vec::new());
     let failures = AtomicUsize::new(0);
+    let stop: Mutex<Option<String>> = Mutex::new(None);
     let work = || loop {
+        // After a signal, or once the storage refuses writes, no job starts.
+        if interrupt::requested().is_some() || stop.lock().map_or(true, |s| s.is_some()) {
+            break;
+        }
         let i = next.fetch_add(1, Ordering::SeqCst);
         let Some(job) = todo.get(i) else { break };
         let config = &configs[i];
         let prep_error = prepared.get(&feature_key(config)).cloned().flatten();
         let ran = run_one(job, config, prep_error, trainer, opts);
-        if matches!(ran, Ran::Failed(_)) {
+        if let Ran::Failed(_, storage) = &ran {
             failures.fetch_add(1, Ordering::SeqCst);
+            if let (Some(why), Ok(mut s)) = (storage, stop.lock()) {
+                s.get_or_insert_with(|| why.clone());
+            }
         }
         if let Some(pb) = &pb {
             if pb.position() == 0 {
@@ -244,7 +277,7 @@ fn run_in_parallel(
     }
     let mut results = results.into_inner().unwrap_or_default();
     results.sort_by_key(|(i, _)| *i);
-    Ok(results)
+    Ok((results, stop.into_inner().unwrap_or_default()))
 }
 
 /// A rayon pool of `threads` threads for one job thread's tensor work.
@@ -288,8 +321,11 @@ enum Ran {
     Done,
     /// Another sweep finished it between the first look and taking the lock.
     AlreadyDone,
-    Failed(String),
+    /// The message, and what the storage refused when that was the cause.
+    Failed(String, Option<String>),
     Busy,
+    /// Stopped by a signal: recorded in `interrupted.txt`, resumes next time.
+    Interrupted,
 }
 
 fn run_one(
@@ -307,35 +343,48 @@ fn run_one(
             tracing::warn!("{}: running in another process, left to it", job.id);
             return Ran::Busy;
         }
-        Err(e) => return Ran::Failed(e.to_string()),
+        Err(e) => {
+            let storage = e.storage_problem().map(|w| format!("{w}: {e}"));
+            return Ran::Failed(e.to_string(), storage);
+        }
     };
     // The message recorded in error.txt and the sweep's summary: the job's own error, a panic,
     // or its features' failure.
-    let result = (|| -> std::result::Result<Ran, String> {
+    let result = (|| -> std::result::Result<Ran, Error> {
         if run.state() == JobState::Done {
             if !opts.force {
                 return Ok(Ran::AlreadyDone);
             }
-            run.clear().map_err(|e| e.to_string())?;
+            run.clear()?;
         }
-        run.remove_error().map_err(|e| e.to_string())?;
+        run.remove_error()?;
         if let Some(e) = prep_error {
-            return Err(format!("preparing the features failed: {e}"));
+            return Err(Error::Data(format!("preparing the features failed: {e}")));
         }
         match catch_panic(|| trainer.run(&job.id, config, &dir)) {
             Ok(Ok(())) => Ok(Ran::Done),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(what) => Err(format!("panicked: {what}")),
+            Ok(Err(e)) => Err(e),
+            // Error::Data shows the message as it is (what error.txt always said).
+            Err(what) => Err(Error::Data(format!("panicked: {what}"))),
         }
     })();
     let ran = match result {
         Ok(r) => r,
-        Err(message) => {
+        Err(e) if e.is_interrupted() => {
+            tracing::warn!("{}: {e}", job.id);
+            if let Err(w) = run.write_interrupted(&e.to_string()) {
+                tracing::error!("{w}");
+            }
+            Ran::Interrupted
+        }
+        Err(e) => {
+            let message = e.to_string();
             tracing::error!("{} failed: {message}", job.id);
             if let Err(w) = run.write_error(&message) {
                 tracing::error!("{w}");
             }
-            Ran::Failed(message)
+            let storage = e.storage_problem().map(|w| format!("{w}: {message}"));
+            Ran::Failed(message, storage)
         }
     };
     drop(lock);

@@ -19,7 +19,7 @@ use crate::rundir::{JobState, RunDir};
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobStatus {
     pub id: String,
-    /// `done`, `running`, `queued`, `failed`, `started` or `pending`.
+    /// `done`, `running`, `queued`, `failed`, `interrupted`, `started` or `pending`.
     pub state: &'static str,
     /// Where and why: accuracy, error, owner, Slurm task and log.
     pub detail: String,
@@ -74,6 +74,7 @@ pub fn status(jobs: &[Job], out: &Path) -> Result<Vec<JobStatus>> {
                         .unwrap_or_default()
                 ),
             ),
+            (JobState::Interrupted(m), _) => ("interrupted", m.clone()),
             // Submitted, gone from the queue, neither done nor failed: killed or out of time.
             (_, None) if queue.is_some() && log(&job.id).is_some() => (
                 "failed",
@@ -130,7 +131,15 @@ pub fn render(exp: &Experiment, jobs: &[Job], rows: &[JobStatus], out: &Path) ->
     for r in rows {
         *counts.entry(r.state).or_default() += 1;
     }
-    let order = ["done", "running", "queued", "failed", "started", "pending"];
+    let order = [
+        "done",
+        "running",
+        "queued",
+        "failed",
+        "interrupted",
+        "started",
+        "pending",
+    ];
     let summary: Vec<String> = order
         .iter()
         .filter_map(|s| counts.get(s).map(|n| format!("{n} {s}")))

@@ -5,6 +5,11 @@
 //! [`atomic::write_dir`]), and only then does `state.json` (written atomically) point at it;
 //! older folders are removed last. A run killed at any moment leaves `state.json` naming a
 //! complete epoch, and the next start resumes from there.
+//!
+//! Damage (a disk error, a copy cut short, a hand edit): `state.json` records the SHA-256 of every
+//! file it names. A start that finds `state.json` unreadable or a named file missing or changed
+//! says which file, clears the folder and trains the job from its first epoch, instead of loading
+//! weights that are not what they were.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,6 +18,9 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
+use crate::base::hash::file_sha256;
 use crate::base::{atomic, Error, Result};
 use crate::eval::EpochRecord;
 use crate::model::Net;
@@ -50,6 +58,10 @@ pub struct State {
     pub stopped_early: bool,
     /// Backend and device that trained the last epoch.
     pub backend: String,
+    /// SHA-256 of each file named above, by its path inside `checkpoint/` (empty in states made
+    /// before checksums: those are trusted as they are).
+    #[serde(default)]
+    pub checksums: BTreeMap<String, String>,
 }
 
 impl State {
@@ -67,6 +79,7 @@ impl State {
             since_best: 0,
             stopped_early: false,
             backend,
+            checksums: BTreeMap::new(),
         }
     }
 
@@ -100,10 +113,19 @@ pub fn best_file_name(epoch: usize) -> String {
 }
 
 /// The state to train from in `dir`: the checkpoint's, when there is one made by the same
-/// config and data (`fingerprint`) and not past `epochs`; a fresh one otherwise.
+/// config and data (`fingerprint`) and not past `epochs`; a fresh one otherwise, also when the
+/// checkpoint is damaged (said, with the file, and the folder cleared).
 pub fn start(dir: &Path, fingerprint: &str, epochs: usize, backend: &str) -> Result<State> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    match read_state(dir)? {
+    let fresh = || State::new(fingerprint.to_string(), backend.to_string());
+    let state = match read_state(dir) {
+        Ok(s) => s,
+        Err(e @ Error::Train { .. }) if is_damage(&e) => {
+            return start_over(dir, &e).map(|()| fresh())
+        }
+        Err(e) => return Err(e),
+    };
+    match state {
         Some(s) if s.fingerprint != fingerprint => Err(Error::train(
             dir,
             "this checkpoint was made with another config or other data; \
@@ -117,9 +139,73 @@ pub fn start(dir: &Path, fingerprint: &str, epochs: usize, backend: &str) -> Res
                 s.epoch
             ),
         )),
-        Some(s) => Ok(s),
-        None => Ok(State::new(fingerprint.to_string(), backend.to_string())),
+        Some(s) => match verify(dir, &s) {
+            Ok(()) => Ok(s),
+            Err(e) => start_over(dir, &e).map(|()| fresh()),
+        },
+        None => Ok(fresh()),
     }
+}
+
+/// Checks every file `state` names against its recorded SHA-256.
+pub fn verify(dir: &Path, state: &State) -> Result<()> {
+    for (name, want) in &state.checksums {
+        let path = dir.join(name);
+        let got =
+            file_sha256(&path).map_err(|e| damaged(&path, &format!("cannot read it ({e})")))?;
+        if &got != want {
+            return Err(damaged(
+                &path,
+                &format!("its SHA-256 is {got}, the checkpoint recorded {want}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+const DAMAGED: &str = "damaged checkpoint";
+
+fn damaged(path: &Path, why: &str) -> Error {
+    Error::train(path, format!("{DAMAGED}: {why}"))
+}
+
+fn is_damage(e: &Error) -> bool {
+    e.to_string().contains(DAMAGED)
+}
+
+/// Says why the checkpoint cannot be used and empties its folder: the job trains from epoch 1.
+fn start_over(dir: &Path, why: &Error) -> Result<()> {
+    tracing::warn!("{why}; training this job again from its first epoch");
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        atomic::remove_any(&entry.path())?;
+    }
+    Ok(())
+}
+
+/// The SHA-256 of the files a state names, by their path in `dir`: the epoch's folder, and the
+/// best weights (reusing `previous` for files it already has).
+fn checksums(
+    dir: &Path,
+    state: &State,
+    previous: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
+    let mut names = vec![
+        format!("{}/{MODEL}", state.dir),
+        format!("{}/{OPTIMIZER}", state.dir),
+    ];
+    names.extend(state.best_file.clone());
+    names
+        .into_iter()
+        .map(|name| {
+            let sum = match previous.get(&name) {
+                Some(s) => s.clone(),
+                None => file_sha256(&dir.join(&name)).map_err(|e| Error::io(dir.join(&name), e))?,
+            };
+            Ok((name, sum))
+        })
+        .collect()
 }
 
 /// Reads `state.json` from `dir`, or `None` when there is none.
@@ -130,14 +216,8 @@ pub fn read_state(dir: &Path) -> Result<Option<State>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(&path, e)),
     };
-    let state: State = serde_json::from_str(&text).map_err(|e| {
-        Error::train(
-            &path,
-            format!(
-                "unreadable checkpoint state ({e}); delete the checkpoint/ folder to start over"
-            ),
-        )
-    })?;
+    let state: State = serde_json::from_str(&text)
+        .map_err(|e| damaged(&path, &format!("unreadable checkpoint state ({e})")))?;
     if state.version != STATE_VERSION {
         return Err(Error::train(
             &path,
@@ -200,6 +280,10 @@ pub fn save(
     }
     state.epoch = epoch;
     state.dir = name;
+    // The best file's sum is kept while it is the same file; the epoch's files are new.
+    let mut previous = std::mem::take(&mut state.checksums);
+    previous.retain(|k, _| state.best_file.as_deref() == Some(k.as_str()) && !best);
+    state.checksums = checksums(dir, state, &previous)?;
     write_state(dir, state)?;
     prune(dir, state)
 }
@@ -295,7 +379,38 @@ mod tests {
         assert!(e.contains("past train.epochs = 2"), "{e}");
         fs::write(tmp.path().join(STATE), "{").unwrap();
         let e = read_state(tmp.path()).unwrap_err().to_string();
-        assert!(e.contains("delete the checkpoint/ folder"), "{e}");
+        assert!(e.contains("damaged checkpoint: unreadable"), "{e}");
+        // Damaged: a fresh start, the folder emptied.
+        fs::write(tmp.path().join("stray"), "x").unwrap();
+        assert_eq!(start(tmp.path(), "abc", 5, "flex").unwrap(), fresh);
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_changed_or_missing_file_is_damage_and_starts_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        let mut s = state("epoch-0002", None);
+        atomic::write_dir(&d.join("epoch-0002"), |p| {
+            fs::write(p.join(MODEL), b"weights").map_err(|e| Error::io(p, e))?;
+            fs::write(p.join(OPTIMIZER), b"moments").map_err(|e| Error::io(p, e))
+        })
+        .unwrap();
+        s.checksums = checksums(d, &s, &BTreeMap::new()).unwrap();
+        assert_eq!(s.checksums.len(), 2);
+        write_state(d, &s).unwrap();
+        assert!(verify(d, &s).is_ok());
+        assert_eq!(start(d, "f", 5, "flex").unwrap(), s);
+        // One bit flipped in the model: named, and the run starts over.
+        fs::write(d.join("epoch-0002").join(MODEL), b"weightr").unwrap();
+        let e = verify(d, &s).unwrap_err().to_string();
+        assert!(
+            e.contains("epoch-0002/model.bpk") && e.contains("damaged checkpoint"),
+            "{e}"
+        );
+        let again = start(d, "f", 5, "flex").unwrap();
+        assert_eq!(again.epoch, 0);
+        assert!(!d.join("epoch-0002").exists());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use super::data::{batch_tensors, dropout_mask, Examples};
 use super::{TrainJob, TrainingConfig};
 use crate::base::device::wait_for;
-use crate::base::{progress, Result};
+use crate::base::{interrupt, progress, Result};
 use crate::eval::EpochRecord;
 use crate::model::Net;
 
@@ -51,6 +51,8 @@ pub(super) fn run(
     let keep = 1.0 - config.model.dropout();
     let dense = config.model.dense();
     for (step, idx) in order.chunks(config.batch_size).enumerate() {
+        // A signal stops the run here; it resumes from the last finished epoch's checkpoint.
+        interrupt::check()?;
         let b = idx.len();
         let (x, y) = batch_tensors(train, idx, device);
         let mask = dropout_mask(&mut rng, b, dense, keep, device);
