@@ -427,6 +427,18 @@ fn names_from_data_are_quoted_harmlessly_in_every_generated_file() {
         }
     }
     assert!(cells > 100, "{cells} CSV cells checked");
+    // The grid's `data.path` value reached summary.csv, neutralised.
+    let summary_csv = &files
+        .iter()
+        .find(|(p, _)| p.ends_with("summary.csv"))
+        .unwrap()
+        .1;
+    assert!(summary_csv.contains("\"'=HYPERLINK("), "{summary_csv}");
+    eprintln!(
+        "{} generated text files checked ({} CSV cells), no markup or formula from a name",
+        files.len(),
+        cells
+    );
     for label in [SCRIPT, FORMULA, "@SUM(A1)", "-1+1"] {
         assert!(
             predictions.contains(&ser::base::csv::field(label)),

@@ -7,6 +7,10 @@
 //! missing, altered (size or SHA-256 differs) or not in the manifest. Only the manifest itself
 //! (and, for CSV corpora, the clip list) must be well-formed; everything else becomes a line in
 //! the [`CheckReport`], which renders as a text report.
+//!
+//! Manifest names stay inside the folder: a name with `..` or an absolute path makes the manifest
+//! invalid (its line named), and a listed file reached through a link to elsewhere is not read
+//! but reported as refused.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;

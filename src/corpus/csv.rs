@@ -3,10 +3,10 @@
 //! Paths are relative to the manifest's folder and must stay inside it: a row with an absolute
 //! path, a `..` component or a symbolic link resolving outside the folder is refused (the whole
 //! manifest, every such row named), since a manifest from elsewhere must not make `ser` read
-//! files the user never pointed it at. The header row is optional; when there is one it must read exactly `path,label` or `path,label,speaker`.
-//! Without a speaker column every clip's speaker is `unknown`, which makes speaker splits
-//! impossible but random splits fine. Fields may be double-quoted (`"a,b.wav"`, `""` for a quote);
-//! a record cannot span lines.
+//! files the user never pointed it at. The header row is optional; when there is one it must
+//! read exactly `path,label` or `path,label,speaker`. Without a speaker column every clip's
+//! speaker is `unknown`, which makes speaker splits impossible but random splits fine. Fields
+//! may be double-quoted (`"a,b.wav"`, `""` for a quote); a record cannot span lines.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
