@@ -2,6 +2,10 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
+# Arguments reach recipes as "$1", "$@" (quoted), never pasted into the command text: a file
+# named `x; rm -rf ~` is one argument, not a command (tests/security.rs runs them to check).
+set positional-arguments
+
 ser := "target/release/ser"
 
 # 6 small trainings on the synthetic corpus (generated on first use); a few minutes on 2 cores.
@@ -12,16 +16,16 @@ quickstart: build
 # e.g. `just sweep experiments/filters.toml --data DIR --jobs 2`; `--dry-run` lists the jobs.
 # Run an experiment's grid (resuming: done jobs are skipped), then its report.
 sweep FILE *ARGS: build
-    {{ser}} sweep {{FILE}} {{ARGS}}
+    {{ser}} sweep "$@"
 
 # e.g. `just run experiments/filters.toml ID --backend wgpu` (needs a `--features wgpu` build).
 # Rerun one job of an experiment by its id.
 run FILE JOB *ARGS: build
-    {{ser}} run {{FILE}} --job {{JOB}} {{ARGS}}
+    {{ser}} run "$1" --job "$2" "${@:3}"
 
 # Comparison tables of results folders (several: side by side), e.g. `just report results/filters`.
 report +DIRS: build
-    {{ser}} report {{DIRS}}
+    {{ser}} report "$@"
 
 # Release build of the `ser` binary.
 build:
@@ -58,7 +62,7 @@ bench-train: build
 # A whole sweep's wall time, cold (9 trainings of the 1D CNN on EmoDB), against the peer, same run.
 bench-sweep *ARGS: build
     {{ser}} bench sweep --corpus ../shared/data/emodb/wav --peer /tmp/peer \
-        --json results/bench-sweep.json {{ARGS}}
+        --json results/bench-sweep.json "$@"
 
 # All benchmarks.
 bench: bench-features bench-train bench-sweep
@@ -78,7 +82,7 @@ peer-setup-train: peer-setup
 # verify from a local server, feature caches, an epoch of each report network, every experiment's
 # projected wall time, features against librosa (with `just peer-setup`). Writes OUT/report.md.
 rehearsal OUT="results/rehearsal": build
-    scripts/rehearsal.sh {{OUT}}
+    scripts/rehearsal.sh "$1"
 
 # e.g. `just gpu-check` on a GPU machine (or here on Mesa's lavapipe, slowly). Release build with
 # `--features wgpu`, GPU feature parity test, CPU vs GPU extraction and feature bench, CPU vs wgpu
@@ -86,4 +90,4 @@ rehearsal OUT="results/rehearsal": build
 # minutes in all).
 # Writes OUT/report.md: adapter, driver and each figure.
 gpu-check OUT="results/gpu-check":
-    scripts/gpu-check.sh {{OUT}}
+    scripts/gpu-check.sh "$1"

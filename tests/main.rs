@@ -18,6 +18,7 @@ mod parity;
 mod plot;
 mod report;
 mod runner;
+mod security;
 mod slurm;
 mod split;
 mod synth;

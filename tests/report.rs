@@ -31,7 +31,7 @@ fn inlined_pngs(html: &str) -> Vec<Vec<u8>> {
 }
 
 /// The first of `chromium`, `chromium-browser` on PATH.
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     for name in ["chromium", "chromium-browser"] {
         for dir in std::env::split_paths(&path) {
@@ -45,7 +45,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Runs headless chromium on `page` with `args`; returns stdout (panics with stderr on failure).
-fn headless(chromium: &Path, profile: &Path, page: &Path, args: &[&str]) -> String {
+pub(crate) fn headless(chromium: &Path, profile: &Path, page: &Path, args: &[&str]) -> String {
     let out = Process::new(chromium)
         .args([
             "--headless",

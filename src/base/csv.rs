@@ -1,5 +1,11 @@
 //! CSV fields, both ways: one line split into its fields (manifests), and a value quoted as a
 //! field (every CSV `ser` writes).
+//!
+//! Written fields quote names that came from data (clips, labels, speakers, experiments), and a
+//! spreadsheet runs a cell starting with `=`, `+`, `-` or `@` as a formula
+//! (`=HYPERLINK(...)` can send data away when clicked). So [`field`] prefixes such a text cell
+//! with `'` (OWASP's rule for CSV injection), which spreadsheets show as text; numbers such as
+//! `-0.5` are left as they are, so they stay numbers.
 
 /// Splits one CSV line into fields: comma-separated, surrounding blanks trimmed, fields may be
 /// double-quoted with `""` standing for a quote inside them.
@@ -52,13 +58,19 @@ pub fn parse_record(line: &str) -> std::result::Result<Vec<String>, String> {
     }
 }
 
-/// `s` as one CSV field: quoted (with `""` for a quote) when it holds a comma, a quote or a line
-/// break, as is otherwise.
+/// `s` as one CSV field: a text starting like a formula (`=`, `+`, `-`, `@`, tab, carriage
+/// return) prefixed with `'` unless it is a number, then quoted (with `""` for a quote) when it
+/// holds a comma, a quote or a line break.
 pub fn field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
     }
 }
 
@@ -72,5 +84,28 @@ mod tests {
             assert_eq!(parse_record(&field(s)).unwrap(), [s.trim()], "{s}");
         }
         assert_eq!(field("[1, 2]"), "\"[1, 2]\"");
+    }
+
+    #[test]
+    fn formulas_become_text_and_numbers_stay_numbers() {
+        for (cell, written) in [
+            ("=1+1", "'=1+1"),
+            ("+1+1", "'+1+1"),
+            ("-1+1", "'-1+1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "\"'\r=1\""),
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"",
+            ),
+            ("-0.5", "-0.5"),
+            ("+3", "+3"),
+            ("-1e-3", "-1e-3"),
+            ("0.5000", "0.5000"),
+            ("a=b", "a=b"),
+        ] {
+            assert_eq!(field(cell), written, "{cell:?}");
+        }
     }
 }

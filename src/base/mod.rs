@@ -2,7 +2,8 @@
 //!
 //! - [`error`]: the one [`Error`] type, exit codes, panics turned into errors;
 //! - [`atomic`]: files and folders written whole or not at all (temporary + rename);
-//! - [`csv`]: CSV fields split and quoted;
+//! - [`csv`]: CSV fields split and quoted (and kept from running as spreadsheet formulas);
+//! - [`paths`]: whether a path named by data (a manifest row, a link) stays inside its root;
 //! - [`hash`]: content hashes and the short hex ids made of them, file checksums;
 //! - [`interrupt`]: SIGINT / SIGTERM recorded, for loops to stop at their next step;
 //! - [`device`]: backend choice (flex / wgpu), the shared wgpu runtime, buffer caps, waiting for
@@ -18,6 +19,7 @@ pub mod device;
 pub mod error;
 pub mod hash;
 pub mod interrupt;
+pub mod paths;
 pub mod progress;
 pub mod slurm;
 

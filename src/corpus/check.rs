@@ -7,6 +7,10 @@
 //! missing, altered (size or SHA-256 differs) or not in the manifest. Only the manifest itself
 //! (and, for CSV corpora, the clip list) must be well-formed; everything else becomes a line in
 //! the [`CheckReport`], which renders as a text report.
+//!
+//! Manifest names stay inside the folder: a name with `..` or an absolute path makes the manifest
+//! invalid (its line named), and a listed file reached through a link to elsewhere is not read
+//! but reported as refused.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -17,7 +21,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::{crema_d, emodb, BOREDOM, EMOTIONS};
-use crate::base::{Error, Result};
+use crate::base::{paths, Error, Result};
 use crate::config::CorpusKind;
 
 /// How many entries of one list the text report shows before summarising the rest.
@@ -359,6 +363,16 @@ pub fn parse_manifest(path: &Path, text: &str) -> Result<Vec<ManifestEntry>> {
         if name.is_empty() {
             return Err(bad(line, "empty file name".into()));
         }
+        // Names are joined to the corpus folder (or `--out`): one must not lead out of it.
+        if let Some(why) = paths::escape(name) {
+            return Err(bad(
+                line,
+                format!(
+                    "refused: `{name}` leaves the corpus folder ({why}); list each file by its \
+                     path inside the folder, e.g. 1001_DFA_ANG_XX.wav"
+                ),
+            ));
+        }
         let bytes: u64 = bytes.parse().map_err(|_| {
             bad(
                 line,
@@ -445,6 +459,12 @@ fn same_folder_name(root: &Path, manifest: &Path) -> Option<String> {
 
 fn verify(root: &Path, e: &ManifestEntry) -> Outcome {
     let path = root.join(&e.name);
+    // A link inside the folder may point anywhere: what lies outside is not read.
+    if let Err(why) = paths::resolves_within(root, &path) {
+        return Outcome::Unreadable(format!(
+            "refused: {why}, outside the corpus folder; put the file itself there"
+        ));
+    }
     let meta = match std::fs::metadata(&path) {
         Ok(m) => m,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Outcome::Missing,

@@ -1,17 +1,19 @@
 //! CSV manifests: any corpus described by `path,label[,speaker]` rows.
 //!
-//! Paths are relative to the manifest's folder (absolute paths are taken as they are). The header
-//! row is optional; when there is one it must read exactly `path,label` or `path,label,speaker`.
-//! Without a speaker column every clip's speaker is `unknown`, which makes speaker splits
-//! impossible but random splits fine. Fields may be double-quoted (`"a,b.wav"`, `""` for a quote);
-//! a record cannot span lines.
+//! Paths are relative to the manifest's folder and must stay inside it: a row with an absolute
+//! path, a `..` component or a symbolic link resolving outside the folder is refused (the whole
+//! manifest, every such row named), since a manifest from elsewhere must not make `ser` read
+//! files the user never pointed it at. The header row is optional; when there is one it must
+//! read exactly `path,label` or `path,label,speaker`. Without a speaker column every clip's
+//! speaker is `unknown`, which makes speaker splits impossible but random splits fine. Fields
+//! may be double-quoted (`"a,b.wav"`, `""` for a quote); a record cannot span lines.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{Corpus, Item, EMOTIONS};
 use crate::base::csv::parse_record;
-use crate::base::{Error, Result};
+use crate::base::{paths, Error, Result};
 use crate::config::CorpusKind;
 
 /// The file name looked for when the configured path is a folder.
@@ -50,6 +52,7 @@ pub fn read(path: &Path) -> Result<Corpus> {
         });
     }
 
+    refuse_escaping_rows(&manifest, &root, &rows)?;
     let missing: Vec<&Row> = rows
         .iter()
         .filter(|r| !root.join(&r.path).is_file())
@@ -101,6 +104,45 @@ pub fn read(path: &Path) -> Result<Corpus> {
         items,
         demographics: Default::default(),
         notes: Vec::new(),
+    })
+}
+
+/// Refuses the manifest when a row names a file outside its folder (as written or through a
+/// link), listing each such row.
+fn refuse_escaping_rows(manifest: &Path, root: &Path, rows: &[Row]) -> Result<()> {
+    let refused: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            let why = paths::join_within(root, &r.path).err()?;
+            Some(format!("line {}: `{}` ({why})", r.line, r.path))
+        })
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let mut message = format!(
+        "refused: {} row{} name{} a file outside the manifest's folder {}; nothing was read. \
+         List each clip by its path inside that folder (put the manifest in a folder that holds \
+         every clip, or copy the clips in):",
+        refused.len(),
+        if refused.len() == 1 { "" } else { "s" },
+        if refused.len() == 1 { "s" } else { "" },
+        if root.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            root
+        }
+        .display()
+    );
+    for r in refused.iter().take(LIST_AT_MOST) {
+        message.push_str(&format!("\n  {r}"));
+    }
+    if refused.len() > LIST_AT_MOST {
+        message.push_str(&format!("\n  … and {} more", refused.len() - LIST_AT_MOST));
+    }
+    Err(Error::Corpus {
+        path: manifest.to_path_buf(),
+        message,
     })
 }
 

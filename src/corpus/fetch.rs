@@ -28,7 +28,7 @@ use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 
 use super::check::{sha256_file, ManifestEntry};
-use crate::base::{atomic, progress, Error, Result};
+use crate::base::{atomic, paths, progress, Error, Result};
 
 /// Where the official repository serves the `AudioWAV/` files (Git LFS media, so the bytes
 /// themselves rather than LFS pointer files).
@@ -464,18 +464,13 @@ fn is_verified(path: &Path, entry: &ManifestEntry) -> bool {
 }
 
 /// Why an archive entry named `name` would land outside the output folder, if it would.
-fn escapes(name: &str, symlink: bool, not_enclosed: bool) -> Option<&'static str> {
-    let parts: Vec<&str> = name.split(['/', '\\']).collect();
-    let b = name.as_bytes();
-    let drive = b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':';
+fn escapes(name: &str, symlink: bool, not_enclosed: bool) -> Option<String> {
     if symlink {
-        Some("a symbolic link")
-    } else if name.starts_with(['/', '\\']) || drive {
-        Some("an absolute path")
-    } else if parts.contains(&"..") {
-        Some("a `..` component")
-    } else if not_enclosed || name.contains('\0') {
-        Some("a path that leaves the archive's folder")
+        Some("a symbolic link".into())
+    } else if let Some(why) = paths::escape(name) {
+        Some(why.to_string())
+    } else if not_enclosed {
+        Some("a path that leaves the archive's folder".into())
     } else {
         None
     }
@@ -798,23 +793,23 @@ mod tests {
         assert_eq!(escapes("1001_DFA_ANG_XX.wav", false, false), None);
         assert_eq!(
             escapes("../evil.wav", false, false),
-            Some("a `..` component")
+            Some("a `..` component".into())
         );
         assert_eq!(
             escapes("a\\..\\..\\evil.wav", false, false),
-            Some("a `..` component")
+            Some("a `..` component".into())
         );
         assert_eq!(
             escapes("/tmp/evil.wav", false, false),
-            Some("an absolute path")
+            Some("an absolute path".into())
         );
         assert_eq!(
             escapes("C:\\evil.wav", false, false),
-            Some("an absolute path")
+            Some("an absolute path".into())
         );
         assert_eq!(
             escapes("AudioWAV/x.wav", true, false),
-            Some("a symbolic link")
+            Some("a symbolic link".into())
         );
     }
 

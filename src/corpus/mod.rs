@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 pub use crema_d::meta::Actor;
 
-use crate::base::{Error, Result};
+use crate::base::{paths, Error, Result};
 use crate::config::{CorpusKind, DataConfig, LabelSource, SynthLayout, TieRule};
 
 /// The six CREMA-D emotion codes, alphabetical (the report's `LabelEncoder` order).
@@ -218,11 +218,14 @@ pub(crate) struct Listing {
 }
 
 /// Lists `dir` (not recursively). Entries that are not `.wav` files, and hidden files, are
-/// returned as ignored.
+/// returned as ignored. A `.wav` entry that is a symbolic link must land inside `dir` (a link to
+/// another clip of the folder is fine): links to files elsewhere are refused, every one named,
+/// because a corpus folder from elsewhere must not make `ser` read files outside it.
 pub(crate) fn list_dir(dir: &Path) -> Result<Listing> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut wavs = Vec::new();
     let mut ignored = Vec::new();
+    let mut outside = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let path = entry.path();
@@ -230,14 +233,45 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Listing> {
         let is_file = std::fs::metadata(&path)
             .map(|m| m.is_file())
             .unwrap_or(false);
+        let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
         match entry.file_name().to_str() {
             // Hidden files are never clips: a writer's temporary, macOS's `._name.wav`.
             Some(name) if name.starts_with('.') => ignored.push(path),
-            Some(name) if is_file && has_wav_extension(name) => wavs.push(name.to_string()),
+            Some(name) if is_file && has_wav_extension(name) => {
+                // Only a link can lead elsewhere: plain files need no resolving.
+                match is_link.then(|| paths::resolves_within(dir, &path)) {
+                    Some(Err(why)) => outside.push(format!("{name} ({why})")),
+                    _ => wavs.push(name.to_string()),
+                }
+            }
             // The synthetic corpus's completion marker belongs there: not worth a warning.
             Some(synth::MARKER_FILE) if is_file => {}
             _ => ignored.push(path),
         }
+    }
+    if !outside.is_empty() {
+        outside.sort_unstable();
+        return Err(Error::Corpus {
+            path: dir.to_path_buf(),
+            message: format!(
+                "refused: {} clip{} {} symbolic link{} to files outside the corpus folder; \
+                 nothing was read. Copy the clips into the folder (or point data.path at the \
+                 folder that holds them): {}",
+                outside.len(),
+                if outside.len() == 1 { "" } else { "s" },
+                if outside.len() == 1 { "is a" } else { "are" },
+                if outside.len() == 1 { "" } else { "s" },
+                outside
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .chain(
+                        (outside.len() > 10).then(|| format!("… and {} more", outside.len() - 10))
+                    )
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
     }
     wavs.sort_unstable();
     ignored.sort_unstable();

@@ -46,11 +46,64 @@ fn heads(keys: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Block text as Markdown that a renderer shows as this text: names in it come from data (an
+/// experiment, a label, a grid value), and `<script>` or `[x](javascript:..)` must not become
+/// markup. Backticks mark code spans, as in the blocks. A span is kept as code only when it holds
+/// nothing that could be markup outside one; everything else is escaped — `<`, `>`, `&` as
+/// entities (no renderer reads HTML in those), `\`, a stray backtick and a `]` that could close
+/// a link with backslashes — so whatever a renderer takes for code, no markup gets through.
+pub(crate) fn md_text(s: &str) -> String {
+    fn risky(piece: &str) -> bool {
+        piece.contains(['<', '>', '&', '\\'])
+            || ["](", "][", "]:"].iter().any(|link| piece.contains(link))
+    }
+    fn escaped(piece: &str, out: &mut String) {
+        let mut chars = piece.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '&' => out.push_str("&amp;"),
+                '\\' | '`' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                ']' if matches!(chars.peek(), Some('(' | '[' | ':')) => out.push_str("\\]"),
+                c => out.push(c),
+            }
+        }
+    }
+    let pieces: Vec<&str> = s.split('`').collect();
+    // With an odd number of backticks the last one opens no span: its text is plain text.
+    let closed = if pieces.len() % 2 == 0 {
+        pieces.len() - 1
+    } else {
+        pieces.len()
+    };
+    let mut out = String::with_capacity(s.len());
+    for (i, piece) in pieces.iter().enumerate() {
+        let code = i % 2 == 1 && i < closed;
+        if i == closed {
+            out.push_str("\\`");
+        }
+        if code && !risky(piece) {
+            out.push('`');
+            out.push_str(piece);
+            out.push('`');
+        } else {
+            escaped(piece, &mut out);
+        }
+    }
+    out
+}
+
+/// A table cell's text as Markdown: [`md_text`], with `|` escaped and on one line.
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    md_text(s).replace('|', "\\|").replace('\n', " ")
 }
 
 fn md_table(head: &[String], body: &[Vec<String>]) -> String {
+    let head: Vec<String> = head.iter().map(|h| md_escape(h)).collect();
     let mut out = format!("| {} |\n", head.join(" | "));
     out += &format!("|{}\n", "---|".repeat(head.len()));
     for row in body {
@@ -130,12 +183,14 @@ pub fn render_markdown(blocks: &[Block]) -> String {
     let parts: Vec<String> = blocks
         .iter()
         .map(|b| match b {
-            Block::Title(t) => format!("# {t}\n"),
-            Block::Heading(t) => format!("## {t}\n"),
-            Block::Para(lines) => lines.iter().map(|l| format!("{l}\n")).collect(),
+            Block::Title(t) => format!("# {}\n", md_text(t)),
+            Block::Heading(t) => format!("## {}\n", md_text(t)),
+            Block::Para(lines) => lines.iter().map(|l| md_text(l) + "\n").collect(),
             Block::Table { head, body } => md_table(head, body),
             // File names are ours (no spaces or brackets): a plain link renders everywhere.
-            Block::Image { file, alt } => format!("![{}]({file})\n", alt.replace(['[', ']'], "")),
+            Block::Image { file, alt } => {
+                format!("![{}]({file})\n", md_text(&alt.replace(['[', ']'], "")))
+            }
         })
         .collect();
     parts.join("\n")
@@ -280,7 +335,7 @@ pub fn blocks(s: &Summary, charts: &[TableCharts]) -> Vec<Block> {
     if !failed.is_empty() {
         out.push(Block::Heading("Failed jobs".into()));
         out.push(Block::Para(vec![
-            "The full message is in `<job>/error.txt`.".into(),
+            "The full message is in `error.txt` in the job's folder.".into(),
         ]));
         out.push(Block::Table {
             head: vec!["job".into(), "grid point".into(), "error".into()],
@@ -631,7 +686,7 @@ fn align(summaries: &[Summary]) -> Aligned {
 pub fn compare_markdown(summaries: &[Summary]) -> String {
     let a = align(summaries);
     let names: Vec<&str> = summaries.iter().map(|s| s.name.as_str()).collect();
-    let mut out = format!("# {}\n\n", names.join(" vs "));
+    let mut out = format!("# {}\n\n", md_text(&names.join(" vs ")));
     out += "Cells: mean ± sample standard deviation over seeds; — where an experiment has no such row.\n\n";
     let reference: Vec<Vec<Option<f64>>> = a
         .rows
@@ -736,5 +791,28 @@ mod tests {
         ];
         assert_eq!(heads(&keys), ["filters", "model.kind", "features.kind"]);
         assert_eq!(csv_field("[1, 2]"), "\"[1, 2]\"");
+    }
+
+    #[test]
+    fn markdown_text_shows_names_as_text() {
+        for (text, md) in [
+            ("over `train.seed`", "over `train.seed`"),
+            ("| [8] | `a = [1, 2]` |", "| [8] | `a = [1, 2]` |"),
+            (
+                "<script>alert(1)</script>",
+                "&lt;script&gt;alert(1)&lt;/script&gt;",
+            ),
+            // A name inside a code span that could be markup outside one is escaped instead.
+            ("`k = <b>`", "k = &lt;b&gt;"),
+            // A stray backtick opens nothing.
+            ("a`<b>", "a\\`&lt;b&gt;"),
+            ("`x`y`<i>", "`x`y\\`&lt;i&gt;"),
+            ("[x](javascript:alert(1))", "[x\\](javascript:alert(1))"),
+            ("[x]: http://e", "[x\\]: http://e"),
+            ("a\\<b", "a\\\\&lt;b"),
+            ("R&B", "R&amp;B"),
+        ] {
+            assert_eq!(md_text(text), md, "{text:?}");
+        }
     }
 }
