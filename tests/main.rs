@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod corpus;
 mod fetch;
+mod fuzz;
 #[cfg(feature = "wgpu")]
 mod gpu;
 mod infer;
