@@ -13,6 +13,7 @@ mod fuzz;
 mod gpu;
 mod infer;
 mod layers;
+mod limits;
 mod model;
 mod parity;
 mod plot;

@@ -8,8 +8,8 @@
 //! The container is found from the bytes, not the extension (a FLAC named `.wav` decodes as
 //! FLAC). Bad input is an [`Error::Decode`] naming the file and the problem: not audio, corrupt,
 //! truncated (with the frames the header promises and the frames present), no samples, an
-//! impossible header (0 channels, 0 Hz), or non-finite float samples. Nothing is allocated from
-//! a header's claimed length beyond what the file's size can hold.
+//! impossible header (0 channels, more than a WAV may have, 0 Hz), or non-finite float samples.
+//! Nothing is allocated from a header's claimed length beyond what the file's size can hold.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
