@@ -603,23 +603,16 @@ impl TrainConfig {
     /// Checks values that parse but cannot train; `origin` names the file in errors.
     pub fn validate(&self, origin: &Path) -> Result<()> {
         let bad = |key: &str, msg: String| Err(Error::config(origin, key, msg));
-        if !(1..=MAX_EPOCHS).contains(&self.epochs) {
-            return bad(
-                "train.epochs",
-                format!(
-                    "must be between 1 and {MAX_EPOCHS} (report: 60), got {}",
-                    self.epochs
-                ),
-            );
-        }
-        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
-            return bad(
-                "train.batch_size",
-                format!(
-                    "must be between 1 and {MAX_BATCH_SIZE} (report: 32), got {}",
-                    self.batch_size
-                ),
-            );
+        for (key, v, max, report) in [
+            ("train.epochs", self.epochs, MAX_EPOCHS, 60),
+            ("train.batch_size", self.batch_size, MAX_BATCH_SIZE, 32),
+        ] {
+            if !(1..=max).contains(&v) {
+                return bad(
+                    key,
+                    format!("must be between 1 and {max} (report: {report}), got {v}"),
+                );
+            }
         }
         // Adam moves each weight by about `lr` a step: past 1 nothing trains.
         if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 1.0) {
@@ -807,39 +800,22 @@ impl Config {
             );
         }
         let f = &self.features;
-        for (key, v) in [
-            ("features.frame_length", f.frame_length),
-            ("features.hop_length", f.hop_length),
-            ("features.n_fft", f.n_fft),
-            ("features.n_mels", f.n_mels),
-            ("features.n_mfcc", f.n_mfcc),
+        for (key, v, max, librosa) in [
+            ("features.frame_length", f.frame_length, MAX_FRAME, 2048),
+            ("features.hop_length", f.hop_length, MAX_FRAME, 512),
+            ("features.n_fft", f.n_fft, MAX_FRAME, 2048),
+            ("features.n_mels", f.n_mels, MAX_MELS, 128),
+            ("features.n_mfcc", f.n_mfcc, MAX_MELS, 20),
         ] {
             if v == 0 {
                 return bad(key, "must be at least 1".into());
             }
-        }
-        for (key, v) in [
-            ("features.frame_length", f.frame_length),
-            ("features.hop_length", f.hop_length),
-            ("features.n_fft", f.n_fft),
-        ] {
-            if v > MAX_FRAME {
+            if v > max {
                 return bad(
                     key,
-                    format!(
-                        "{v} is past the limit of {MAX_FRAME} samples (librosa: 2048, hop 512)"
-                    ),
+                    format!("{v} is past the limit of {max} (librosa: {librosa})"),
                 );
             }
-        }
-        if f.n_mels > MAX_MELS {
-            return bad(
-                "features.n_mels",
-                format!(
-                    "{} mel bands is past the limit of {MAX_MELS} (librosa: 128)",
-                    f.n_mels
-                ),
-            );
         }
         if f.n_fft < 2 || f.frame_length < 2 {
             return bad(

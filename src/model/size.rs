@@ -5,7 +5,7 @@
 //!
 //! Counted in `u128` with saturation, so no setting can overflow the count itself.
 
-use super::pool_len;
+use super::{pool_len, thousands};
 use crate::config::{ModelConfig, ModelKind};
 
 /// Most parameters a model may have: 4 GB of f32 weights, about 16 GB with their gradients and
@@ -126,9 +126,9 @@ pub fn check_size(
             format!(
                 "{which} would output {} values per clip ({} bytes of f32), more than the {} \
                  bytes one layer's output may take: use a smaller {key}",
-                show(values),
-                show(item),
-                show(MAX_ACTIVATION_BYTES)
+                thousands(values),
+                thousands(item),
+                thousands(MAX_ACTIVATION_BYTES)
             ),
         ));
     }
@@ -139,9 +139,9 @@ pub fn check_size(
                 "the model would have {} parameters ({} bytes of f32 weights), more than the {} \
                  a model may have: use fewer filters, a smaller dense layer or kernel, or more \
                  pooling",
-                show(params),
-                show(params.saturating_mul(4)),
-                show(MAX_PARAMS)
+                thousands(params),
+                thousands(params.saturating_mul(4)),
+                thousands(MAX_PARAMS)
             ),
         ));
     }
@@ -153,9 +153,9 @@ pub fn check_size(
                 "{which} would output {} bytes over a batch of {batch} ({} values per clip, f32), \
                  more than the {} bytes one layer's output may take: use train.batch_size = {} \
                  or less, or a smaller {key}",
-                show(bytes),
-                show(values),
-                show(MAX_ACTIVATION_BYTES),
+                thousands(bytes),
+                thousands(values),
+                thousands(MAX_ACTIVATION_BYTES),
                 MAX_ACTIVATION_BYTES / item.max(1)
             ),
         ));
@@ -164,19 +164,6 @@ pub fn check_size(
         params,
         largest_output: values,
     })
-}
-
-/// `1234567` → `1,234,567`, for numbers past `usize`.
-fn show(n: u128) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
