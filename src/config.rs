@@ -3,6 +3,10 @@
 //! Every section deserialises with `deny_unknown_fields` and defaults to the report's values, so
 //! an empty file means "the report's pipeline" and a typo is an error naming the key. The same
 //! structs are written back (resolved, every field explicit) into each run directory.
+//!
+//! Values that parse but ask for absurd work or memory (10^9 epochs, an hour-long clip, an FFT of
+//! a billion points) are refused past the `MAX_*` limits below, the error naming the key and the
+//! limit; so is TOML nested deeper than [`MAX_TOML_DEPTH`].
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +14,19 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::base::device::BackendKind;
 use crate::base::{Error, Result};
+
+/// Longest clip `audio.max_samples` may ask for, in seconds at `audio.sample_rate` (13,230,000
+/// samples at 22,050 Hz; the report's clips are 2.5 s). Every clip is held at this length.
+pub const MAX_CLIP_SECONDS: usize = 600;
+/// Largest `features.n_fft`, `features.frame_length` and `features.hop_length` (librosa: 2048,
+/// 2048, 512): past it the FFT plan and the mel filterbank alone take hundreds of megabytes.
+pub const MAX_FRAME: usize = 32_768;
+/// Most mel bands (librosa: 128).
+pub const MAX_MELS: usize = 512;
+/// Most epochs (the report: 60).
+pub const MAX_EPOCHS: usize = 10_000;
+/// Largest batch (the report: 32).
+pub const MAX_BATCH_SIZE: usize = 65_536;
 
 /// Audio loading: target sample rate and fixed clip length.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -586,16 +603,22 @@ impl TrainConfig {
     /// Checks values that parse but cannot train; `origin` names the file in errors.
     pub fn validate(&self, origin: &Path) -> Result<()> {
         let bad = |key: &str, msg: String| Err(Error::config(origin, key, msg));
-        if self.epochs == 0 {
-            return bad("train.epochs", "must be at least 1 (report: 60)".into());
+        for (key, v, max, report) in [
+            ("train.epochs", self.epochs, MAX_EPOCHS, 60),
+            ("train.batch_size", self.batch_size, MAX_BATCH_SIZE, 32),
+        ] {
+            if !(1..=max).contains(&v) {
+                return bad(
+                    key,
+                    format!("must be between 1 and {max} (report: {report}), got {v}"),
+                );
+            }
         }
-        if self.batch_size == 0 {
-            return bad("train.batch_size", "must be at least 1 (report: 32)".into());
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
+        // Adam moves each weight by about `lr` a step: past 1 nothing trains.
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 1.0) {
             return bad(
                 "train.lr",
-                format!("must be a positive number (report: 1e-4), got {}", self.lr),
+                format!("must be in (0, 1] (report: 1e-4), got {}", self.lr),
             );
         }
         for (key, v) in [("train.beta1", self.beta1), ("train.beta2", self.beta2)] {
@@ -763,16 +786,35 @@ impl Config {
                 "must be at least 1 (report: 56000)".into(),
             );
         }
+        let longest = MAX_CLIP_SECONDS * a.sample_rate as usize;
+        if a.max_samples > longest {
+            return bad(
+                "audio.max_samples",
+                format!(
+                    "{} samples is {:.0} s at {} Hz; clips may be at most {MAX_CLIP_SECONDS} s \
+                     ({longest} samples) long (report: 56000)",
+                    a.max_samples,
+                    a.max_samples as f64 / a.sample_rate as f64,
+                    a.sample_rate
+                ),
+            );
+        }
         let f = &self.features;
-        for (key, v) in [
-            ("features.frame_length", f.frame_length),
-            ("features.hop_length", f.hop_length),
-            ("features.n_fft", f.n_fft),
-            ("features.n_mels", f.n_mels),
-            ("features.n_mfcc", f.n_mfcc),
+        for (key, v, max, librosa) in [
+            ("features.frame_length", f.frame_length, MAX_FRAME, 2048),
+            ("features.hop_length", f.hop_length, MAX_FRAME, 512),
+            ("features.n_fft", f.n_fft, MAX_FRAME, 2048),
+            ("features.n_mels", f.n_mels, MAX_MELS, 128),
+            ("features.n_mfcc", f.n_mfcc, MAX_MELS, 20),
         ] {
             if v == 0 {
                 return bad(key, "must be at least 1".into());
+            }
+            if v > max {
+                return bad(
+                    key,
+                    format!("{v} is past the limit of {max} (librosa: {librosa})"),
+                );
             }
         }
         if f.n_fft < 2 || f.frame_length < 2 {
@@ -940,11 +982,57 @@ pub fn toml_error(origin: &Path, e: toml::de::Error) -> Error {
     )
 }
 
+/// Deepest nesting (arrays, inline tables, dotted keys) the `toml` crate parses: its own limit,
+/// checked while it reads, so a value nested thousands deep is an error, never a deep recursion.
+/// `ser`'s files nest at most 3 deep (`[[grid.include]]` with a list of filters).
+pub const MAX_TOML_DEPTH: usize = 80;
+
 /// [`toml_error`] with the file's text at hand: when the message itself names no key (a value of
 /// the wrong type, a number out of range), the key is read off the line the error points at,
 /// qualified by the `[section]` above it (`train.epochs`).
 pub fn toml_error_in(origin: &Path, text: &str, e: toml::de::Error) -> Error {
-    let named = e.message().split('`').nth(1).is_some();
+    if e.message().contains("recursion") {
+        // toml's own words name no limit, and its excerpt of the line would repeat every bracket.
+        // A dotted key too long comes without a position: the first line with that many dots.
+        let at = e.span().map(|s| s.start).or_else(|| {
+            let mut offset = 0;
+            text.split_inclusive('\n').find_map(|l| {
+                let head = l.split('=').next().unwrap_or("");
+                let deep = head.matches('.').count() >= MAX_TOML_DEPTH;
+                let start = offset;
+                offset += l.len();
+                deep.then_some(start)
+            })
+        });
+        let mut key = at
+            .and_then(|a| {
+                key_at(text, a).or_else(|| {
+                    let line = text[a..].lines().next()?.trim();
+                    line.starts_with('[')
+                        .then(|| line.trim_matches(['[', ']']).to_string())
+                })
+            })
+            .unwrap_or_else(|| "(file)".into());
+        if key.len() > 60 {
+            let cut = (0..=60)
+                .rev()
+                .find(|&i| key.is_char_boundary(i))
+                .unwrap_or(0);
+            key = format!("{}...", &key[..cut]);
+        }
+        let line = at.map(|a| text[..a.min(text.len())].matches('\n').count() + 1);
+        return Error::config(
+            origin,
+            key,
+            format!(
+                "{}nested deeper than {MAX_TOML_DEPTH} levels (arrays, inline tables or dotted \
+                 keys), the most a file may nest; ser's settings nest at most 3 deep",
+                line.map_or(String::new(), |l| format!("line {l}: "))
+            ),
+        );
+    }
+    // "unknown field `x`" names the key; "invalid type: integer `512`" quotes the value.
+    let named = e.message().contains("field `");
     match e
         .span()
         .filter(|_| !named)

@@ -9,10 +9,12 @@ mod common;
 mod corpus;
 mod faults;
 mod fetch;
+mod fuzz;
 #[cfg(feature = "wgpu")]
 mod gpu;
 mod infer;
 mod layers;
+mod limits;
 mod model;
 mod parity;
 mod plot;

@@ -8,8 +8,8 @@
 //! The container is found from the bytes, not the extension (a FLAC named `.wav` decodes as
 //! FLAC). Bad input is an [`Error::Decode`] naming the file and the problem: not audio, corrupt,
 //! truncated (with the frames the header promises and the frames present), no samples, an
-//! impossible header (0 channels, 0 Hz), or non-finite float samples. Nothing is allocated from
-//! a header's claimed length beyond what the file's size can hold.
+//! impossible header (0 channels, more than a WAV may have, 0 Hz), or non-finite float samples.
+//! Nothing is allocated from a header's claimed length beyond what the file's size can hold.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
@@ -26,6 +26,9 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
 use crate::base::{Error, Result};
+
+/// Most channels a WAV file may have: as many as symphonia's reader gives positions to.
+const WAV_MAX_CHANNELS: usize = 26;
 
 /// A decoded file: mono (mean of channels) f32 samples at the file's own rate.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +128,21 @@ impl Source {
         let file_len = meta.len();
         if file_len == 0 {
             return Err(Error::decode(path, "empty file (0 bytes)"));
+        }
+        // symphonia's WAV reader takes 1 to 26 channels, but multiplies the count in 16 bits
+        // before it checks it (a build with overflow checks panics on 16,384 or more): a count
+        // past what it takes is refused here, by name.
+        if let Some(fmt) = wav_layout(path, file_len).and_then(|l| l.fmt) {
+            if usize::from(fmt.channels) > WAV_MAX_CHANNELS {
+                return Err(Error::decode(
+                    path,
+                    format!(
+                        "impossible header: {} channels (a WAV file may have 1 to \
+                         {WAV_MAX_CHANNELS})",
+                        fmt.channels
+                    ),
+                ));
+            }
         }
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mss = MediaSourceStream::new(Box::new(file), Default::default());

@@ -8,6 +8,11 @@ use toml::{Table, Value};
 use super::point::{flatten, Point};
 use crate::base::{Error, Result};
 
+/// Most grid points one experiment may expand to (before excludes and duplicates are taken out).
+/// Checked by counting, before any point is made: a grid of millions of jobs is a mistake, and
+/// expanding it would take the memory and the minutes that the error saves.
+pub const MAX_JOBS: u128 = 10_000;
+
 /// `[grid]`: axes (dotted key → list of values), plus single combinations to add or drop.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Grid {
@@ -17,6 +22,59 @@ pub struct Grid {
     pub include: Vec<Point>,
     /// `[[grid.exclude]]`: patterns; a point of the product matching every key of one is dropped.
     pub exclude: Vec<Point>,
+}
+
+impl Grid {
+    /// Points the grid expands to before excludes and duplicates: the product of the axes' lengths
+    /// plus, per include, the product of the axes it does not set. Counted, not expanded
+    /// (saturating: no grid overflows the count).
+    pub fn point_count(&self) -> u128 {
+        let product = |lens: &mut dyn Iterator<Item = usize>| {
+            lens.fold(1u128, |n, len| n.saturating_mul(len as u128))
+        };
+        let mut n = product(&mut self.axes.iter().map(|(_, v)| v.len()));
+        for inc in &self.include {
+            let free = &mut self
+                .axes
+                .iter()
+                .filter(|(k, _)| !inc.contains_key(k))
+                .map(|(_, v)| v.len());
+            n = n.saturating_add(product(free));
+        }
+        n
+    }
+
+    /// Refuses a grid of more than [`MAX_JOBS`] points, with the count and the axes' lengths.
+    pub(super) fn check_count(&self, file: &Path) -> Result<()> {
+        let n = self.point_count();
+        if n <= MAX_JOBS {
+            return Ok(());
+        }
+        let count = if n == u128::MAX {
+            "more than 10^38".to_string()
+        } else {
+            n.to_string()
+        };
+        let lens: Vec<String> = self
+            .axes
+            .iter()
+            .map(|(k, v)| format!("{k} {}", v.len()))
+            .collect();
+        let includes = if self.include.is_empty() {
+            String::new()
+        } else {
+            format!(", plus {} includes", self.include.len())
+        };
+        Err(Error::config(
+            file,
+            "grid",
+            format!(
+                "expands to {count} jobs ({}{includes}), more than the {MAX_JOBS} one experiment \
+                 may hold: shorten an axis, or split the experiment into several files",
+                lens.join(" × ")
+            ),
+        ))
+    }
 }
 
 pub(super) fn parse_grid(mut t: Table, file: &Path) -> Result<Grid> {

@@ -28,7 +28,7 @@ pub mod id;
 pub mod layout;
 pub mod point;
 
-pub use grid::Grid;
+pub use grid::{Grid, MAX_JOBS};
 pub use id::{identity, job_id};
 pub use layout::{Layout, Reference, DEFAULT_METRICS, METRICS};
 pub use point::{config_value, describe, leaves, parse_assignment, show, value_of, Point};
@@ -46,7 +46,7 @@ use crate::config::{
 };
 use crate::corpus;
 use crate::features::Extractor;
-use crate::model::NetConfig;
+use crate::model::{check_size, NetConfig};
 use grid::{matches, parse_grid, product, set_dotted};
 
 /// Name of the experiment file's copy in its results folder (what `ser report` reads).
@@ -124,7 +124,11 @@ impl Experiment {
         let mut base: Table = toml::from_str(text).map_err(|e| toml_error_in(file, text, e))?;
         let grid = match base.remove("grid") {
             None => Grid::default(),
-            Some(Value::Table(t)) => parse_grid(t, file)?,
+            Some(Value::Table(t)) => {
+                let grid = parse_grid(t, file)?;
+                grid.check_count(file)?;
+                grid
+            }
             Some(_) => {
                 return Err(Error::config(
                     file,
@@ -186,7 +190,7 @@ impl Experiment {
             },
             other => other,
         })?;
-        check_model_fits(&config).map_err(|m| Error::config(&self.file, "model", at(m)))?;
+        check_model_fits(&config).map_err(|(key, m)| Error::config(&self.file, key, at(m)))?;
         Ok(config)
     }
 
@@ -340,15 +344,19 @@ impl Experiment {
     }
 }
 
-/// A model that collapses for its input (too many pooling layers for the frames) is an
-/// impossible value of the experiment: found here, before anything runs.
-fn check_model_fits(config: &Config) -> std::result::Result<(), String> {
-    let extractor =
-        Extractor::new(&config.features, config.audio.sample_rate).map_err(|e| e.to_string())?;
+/// A model that collapses for its input (too many pooling layers for the frames), or that would
+/// need more parameters or activation memory than the limits allow (`model::check_size`, at the
+/// configured batch size), is an impossible value of the experiment: found here, before anything
+/// runs. The error is the key to change and the message.
+fn check_model_fits(config: &Config) -> std::result::Result<(), (&'static str, String)> {
+    let extractor = Extractor::new(&config.features, config.audio.sample_rate)
+        .map_err(|e| ("features", e.to_string()))?;
     let shape = extractor.input_shape(config.audio.max_samples);
+    // The class count only sizes the output layer; 2 until the corpus is read.
+    check_size(&config.model, &shape, 2, config.train.batch_size)?;
     NetConfig::check_section(&config.model, &shape).map_err(|e| match e {
-        Error::Model(m) => m,
-        other => other.to_string(),
+        Error::Model(m) => ("model", m),
+        other => ("model", other.to_string()),
     })
 }
 

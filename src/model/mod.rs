@@ -25,11 +25,13 @@ mod cnn2d;
 mod fit;
 mod head;
 pub mod ops;
+mod size;
 mod summary;
 
 pub use cnn1d::{Cnn1d, Cnn1dConfig};
 pub use cnn2d::{Cnn2d, Cnn2dConfig};
 pub use fit::{batch_that_fits, check_batch_fits};
+pub use size::{check_size, Footprint, MAX_ACTIVATION_BYTES, MAX_LAYERS, MAX_PARAMS};
 pub use summary::{thousands, Summary, SummaryRow};
 
 use burn::config::Config;
@@ -109,6 +111,9 @@ impl NetConfig {
                 )))
                 }
             };
+        // Before the layer table: its arithmetic is in `usize` and a huge model would overflow it.
+        check_size(section, input_shape, n_classes, 1)
+            .map_err(|(key, message)| Error::Model(format!("{key}: {message}")))?;
         config.check()?;
         Ok(config)
     }

@@ -85,8 +85,8 @@ impl Summary {
     }
 }
 
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: usize) -> String {
+/// `1234567` → `1,234,567` (any integer type: parameter counts past `usize` too).
+pub fn thousands(n: impl std::fmt::Display) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
