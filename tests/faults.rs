@@ -223,6 +223,16 @@ fn unbroken(epochs: usize) -> (tempfile::TempDir, PathBuf) {
     (dir, results)
 }
 
+/// Epochs checkpointed over the sweep's jobs (a done job counts its state's epochs too).
+fn progress(dir: &Path) -> u64 {
+    job_dirs(&dir.join("results/faults"))
+        .iter()
+        .filter_map(|j| fs::read_to_string(j.join("checkpoint/state.json")).ok())
+        .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .filter_map(|v| v["epoch"].as_u64())
+        .sum()
+}
+
 fn phase(dir: &Path) -> &'static str {
     let results = dir.join("results/faults");
     let done = job_dirs(&results)
@@ -254,28 +264,28 @@ fn sigkill_at_random_moments_then_a_rerun_equals_an_unbroken_sweep() {
     let mut rng = ChaCha8Rng::seed_from_u64(20);
     let mut hit: Vec<&str> = Vec::new();
     let mut finished_early = 0;
+    let mut last = 0;
     for k in 0..KILLS {
         let mut child = spawn_sweep(&file, dir.path());
         let d = dir.path().to_path_buf();
         // Moments spread over the phases: the first kills during corpus generation, the next
-        // during extraction, the rest in training (checkpoints and results are written then).
+        // during extraction, the rest in training, each after at least one more epoch than the
+        // last kill saw (so the test does not depend on this machine's speed), at a random
+        // point of the next one (checkpoints and results are written then).
         let reached = match k {
             0..=3 => wait_until(&mut child, Duration::from_secs(60), || true),
             4..=7 => wait_until(&mut child, Duration::from_secs(60), || {
                 d.join("data/synth/synth.json").exists()
             }),
-            _ => wait_until(&mut child, Duration::from_secs(60), || {
-                job_dirs(&d.join("results/faults"))
-                    .iter()
-                    .any(|j| j.join("checkpoint/state.json").exists())
-            }),
+            _ => wait_until(&mut child, Duration::from_secs(60), || progress(&d) > last),
         };
         let delay = match k {
             0..=3 => rng.random_range(30..600),
-            4..=7 => rng.random_range(0..300),
-            _ => rng.random_range(0..400),
+            4..=7 => rng.random_range(0..150),
+            _ => rng.random_range(0..60),
         };
         std::thread::sleep(Duration::from_millis(delay));
+        last = progress(dir.path());
         let where_ = phase(dir.path());
         let alive = reached && child.try_wait().unwrap().is_none();
         child.kill().unwrap();
@@ -286,6 +296,17 @@ fn sigkill_at_random_moments_then_a_rerun_equals_an_unbroken_sweep() {
             finished_early += 1;
         }
         nothing_half_written_looks_complete(dir.path());
+        // A killed build's leftover folder is removed by the next build of the same thing.
+        let leftovers = fs::read_dir(dir.path().join("data"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".synth."))
+            .count();
+        assert!(
+            leftovers <= 1,
+            "{leftovers} half-built corpora left beside data/synth"
+        );
     }
     eprintln!("{KILLS} SIGKILLs: {hit:?}; {finished_early} runs had ended before their kill");
     for phase in [

@@ -17,6 +17,7 @@ mod layers;
 mod limits;
 mod model;
 mod parity;
+mod reliability;
 mod plot;
 mod report;
 mod runner;

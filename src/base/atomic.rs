@@ -39,6 +39,7 @@ pub fn write_with(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result
 /// beside it, which then replaces `path` (an existing `path` is moved aside first and removed
 /// last, and put back if the new one cannot be moved in).
 pub fn write_dir(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    remove_dead_builds_of(path);
     let tmp = temporary(path);
     fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     if let Err(e) = fill(&tmp) {
@@ -99,6 +100,36 @@ pub fn remove_stale_temporaries(dir: &Path) -> Result<usize> {
         }
     }
     Ok(removed)
+}
+
+/// Removes the half-built folders that killed builders of `path` left beside it (a killed corpus
+/// generation or feature extraction: as large as what they were building), where `/proc` can say
+/// that their process is gone. Best effort: a leftover is never read, only wasted space.
+fn remove_dead_builds_of(path: &Path) {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let prefix = format!(".{}.", name.to_string_lossy());
+    for entry in fs::read_dir(parent).into_iter().flatten().flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if !file_name.starts_with(&prefix) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let dead = temporary_owner(&file_name).is_some_and(|pid| {
+            pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists()
+        });
+        if dead {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The process id in a name [`temporary`] made (`.NAME.PID-N.tmp[.EXT]`, `EXT` being `NAME`'s

@@ -210,6 +210,10 @@ fn prepare_features(configs: &[Config], trainer: &dyn Trainer) -> BTreeMap<Strin
     prepared
 }
 
+/// What each job did, by index into `todo` in order, and why the sweep stopped early (the
+/// storage refused a write), if it did.
+type Ranned = (Vec<(usize, Ran)>, Option<String>);
+
 /// Runs `todo` on `opts.jobs` threads taking jobs in order, behind the sweep's bar; what happened
 /// to each, by index into `todo`, in order.
 fn run_in_parallel(
@@ -218,7 +222,7 @@ fn run_in_parallel(
     prepared: &BTreeMap<String, Option<String>>,
     trainer: &dyn Trainer,
     opts: &SweepOptions,
-) -> Result<(Vec<(usize, Ran)>, Option<String>)> {
+) -> Result<Ranned> {
     let pb = (!opts.quiet).then(|| jobs_bar(todo.len()));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Ran)>> = Mutex::new(Vec::new());
