@@ -149,7 +149,11 @@ fn a_stopped_sweep_reruns_only_the_missing_jobs() {
     let summary = fs::read_to_string(results.join("summary.md")).unwrap();
     assert_eq!(summary, stdout.trim_end().to_string() + "\n");
     assert!(summary.contains("4 of 4 jobs done, 0 failed"), "{summary}");
-    let rows: Vec<&str> = summary.lines().filter(|l| l.starts_with("| [")).collect();
+    // (Rows of the per-class table start with the filters too, without ±.)
+    let rows: Vec<&str> = summary
+        .lines()
+        .filter(|l| l.starts_with("| [") && l.contains(" ± "))
+        .collect();
     assert_eq!(rows.len(), 2, "{summary}");
     assert!(
         rows[0].starts_with("| [4] | ") && rows[0].ends_with(" | 2 |"),
@@ -488,6 +492,8 @@ fn a_folder_without_experiment_file_is_grouped_by_what_differs() {
     assert_eq!(s.layout.rows, ["train.epochs"]);
     let md = report::markdown(&s);
     assert!(md.contains("| 5 | 0.6000 ± 0.1414 |"), "{md}");
+    // No run wrote predictions: no interval column.
+    assert!(!md.contains("95% CI"), "{md}");
     assert!(md.contains("| 9 | 0.9000 |"), "{md}");
 }
 
@@ -716,6 +722,28 @@ fn compare_pairs_grid_points_by_seed_from_the_runs_predictions() {
     assert!(md.contains("not significant"), "{md}");
     assert!(!md.to_lowercase().contains("best of"), "{md}");
 
+    // The sweep's summary has a speaker-bootstrap interval of the accuracy per row.
+    let summary = fs::read_to_string(results.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("| acc 95% CI (speakers) | n |"),
+        "{summary}"
+    );
+    // Per class and per speaker (the synthetic corpus' two actors), from the predictions.
+    assert!(
+        summary.contains("| filters | ANG | DIS | FEA | HAP | NEU | SAD |"),
+        "{summary}"
+    );
+    assert!(summary.contains("| speaker | [4] | [6] |"), "{summary}");
+    assert!(summary.contains("\n| 1001 | 0."), "{summary}");
+    let csv = fs::read_to_string(results.join("summary.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",accuracy_ci_low,accuracy_ci_high,ci_runs"),
+        "{csv}"
+    );
+
     // The whole folder holds two runs per seed: it must be narrowed to a grid point.
     let whole = results.display().to_string();
     let (code, _, err) = run(ser().args(["report", "--compare", &whole, &b]));
@@ -740,4 +768,8 @@ fn compare_pairs_grid_points_by_seed_from_the_runs_predictions() {
         out.contains("95% speaker-bootstrap interval (1 pairs"),
         "{out}"
     );
+    // The summary's interval now covers one of the row's two runs.
+    let (code, out, err) = run(ser().arg("report").arg(&results));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("] (1 of 2 runs) | 2 |"), "{out}");
 }

@@ -6,8 +6,12 @@
 //! is named on the function (how Wilcoxon treats zeros and ties, which quantile the bootstrap
 //! takes), so a reviewer can recompute every number by hand.
 
+use std::collections::BTreeMap;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+use super::Predictions;
 
 /// McNemar's exact test: of the `b + c` clips the two systems disagree on (one right, the other
 /// wrong), `b` went one way and `c` the other; under "equally accurate" each discordant clip goes
@@ -323,7 +327,8 @@ pub fn speaker_bootstrap(
                     b.add_weighted(cb, weights[*s]);
                 }
             }
-            if a.total() > 0.0 {
+            // A and B count the same clips (A is empty for one system's interval).
+            if b.total() > 0.0 {
                 sum_acc += b.accuracy() - a.accuracy();
                 sum_f1 += b.macro_f1() - a.macro_f1();
                 used += 1;
@@ -348,9 +353,87 @@ pub fn speaker_bootstrap(
     })
 }
 
+/// Per speaker, the counts of one run's predictions, each speaker named by its index in
+/// `speakers` (new ones are appended, so several runs can share one list); `None` when a clip
+/// has no speaker (files of older runs) or a class the file does not list.
+pub fn speaker_counts(p: &Predictions, speakers: &mut Vec<String>) -> Option<Vec<(usize, Counts)>> {
+    let k = p.classes.len();
+    let class = |name: &str| p.classes.iter().position(|c| c == name);
+    let mut by: BTreeMap<usize, Counts> = BTreeMap::new();
+    for r in &p.rows {
+        if r.speaker.is_empty() {
+            return None;
+        }
+        let (t, y) = (class(&r.truth)?, class(&r.predicted)?);
+        let s = match speakers.iter().position(|x| *x == r.speaker) {
+            Some(s) => s,
+            None => {
+                speakers.push(r.speaker.clone());
+                speakers.len() - 1
+            }
+        };
+        by.entry(s).or_insert_with(|| Counts::new(k)).add(t, y);
+    }
+    Some(by.into_iter().collect())
+}
+
+/// A 95% speaker-bootstrap interval of one system's mean accuracy over `runs` (each: per
+/// speaker its counts): [`speaker_bootstrap`] against a system with no clips.
+pub fn speaker_bootstrap_accuracy(
+    runs: &[Vec<(usize, Counts)>],
+    speakers: usize,
+    resamples: usize,
+    seed: u64,
+) -> Option<Interval> {
+    let pairs: Vec<PairBySpeaker> = runs
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|(s, c)| (*s, Counts::new(c.truth.len()), c.clone()))
+                .collect()
+        })
+        .collect();
+    speaker_bootstrap(&pairs, speakers, resamples, seed).map(|b| b.accuracy)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accuracy_interval_of_one_system_resamples_its_speakers() {
+        // Speaker 0 right on both clips, speaker 1 wrong on both: replicates give 1, 1/2 or 0.
+        let run = vec![
+            (0, counts(2, &[(0, 0), (1, 1)])),
+            (1, counts(2, &[(0, 1), (1, 0)])),
+        ];
+        let i = speaker_bootstrap_accuracy(&[run], 2, 10_000, 3).unwrap();
+        assert_eq!((i.low, i.high), (0.0, 1.0));
+
+        let row =
+            |path: &str, truth: &str, predicted: &str, speaker: &str| crate::eval::PredictionRow {
+                path: path.into(),
+                truth: truth.into(),
+                predicted: predicted.into(),
+                speaker: speaker.into(),
+                probabilities: vec![0.5, 0.5],
+            };
+        let mut p = Predictions {
+            classes: vec!["a".into(), "b".into()],
+            rows: vec![
+                row("x", "a", "a", "s1"),
+                row("y", "b", "a", "s2"),
+                row("z", "b", "b", "s1"),
+            ],
+        };
+        let mut speakers = vec!["s0".to_string()];
+        let c = speaker_counts(&p, &mut speakers).unwrap();
+        assert_eq!(speakers, ["s0", "s1", "s2"]);
+        assert_eq!((c[0].0, c[0].1.accuracy(), c[0].1.total()), (1, 1.0, 2.0));
+        assert_eq!((c[1].0, c[1].1.accuracy(), c[1].1.total()), (2, 0.0, 1.0));
+        p.rows[2].speaker.clear();
+        assert_eq!(speaker_counts(&p, &mut speakers), None);
+    }
 
     #[test]
     fn mcnemar_exact_matches_the_binomial_tail() {
