@@ -3,8 +3,9 @@
 //! The path of the data, end to end: corpus → cached features → split → train (resumable) →
 //! evaluate on the test part → metrics. The run directory ([`RunDir`]) gets, in this order: the
 //! resolved config, the split lists, what training writes, then `run.json`, the figures and the
-//! evaluation files, and last, atomically, `metrics.json`: its presence means the job is done,
-//! and a crash at any point before leaves none.
+//! evaluation files (with `predictions.csv`, one line per test clip), and last, atomically,
+//! `metrics.json`: its presence means the job is done, and a crash at any point before leaves
+//! none.
 
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -19,7 +20,7 @@ use std::collections::BTreeMap;
 use crate::config::{Config, LabelSource, DEMOGRAPHICS};
 use crate::corpus::{self, Corpus};
 use crate::eval::{self, GroupScore, GroupScores, Metrics};
-use crate::infer::{evaluate_run, predict_with, EvalOptions, EvalTarget};
+use crate::infer::{evaluate_run, predict_with, predictions_of, EvalOptions, EvalTarget};
 use crate::rundir::RunDir;
 use crate::split::{self, Facts, Split};
 use crate::train::{self, Examples, TrainJob, TrainOutcome};
@@ -123,6 +124,15 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
     if !others.is_empty() {
         extra["other_corpora"] = json!(others);
     }
+    // Per-clip predictions: what `ser report --compare` pairs clip by clip and resamples by
+    // speaker. Written before the metrics, so a done run has them.
+    run.write_predictions(&predictions_of(
+        &usable,
+        &corpus.classes,
+        &parts.test,
+        &probabilities,
+        &predicted,
+    ))?;
     run.write_metrics(&metrics, extra)?;
     Ok(JobSummary {
         run_dir: run_dir.to_path_buf(),

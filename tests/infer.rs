@@ -73,9 +73,12 @@ fn eval_and_predict_use_the_saved_model() {
         "one prediction line per test clip plus a header"
     );
     assert!(
-        preds.starts_with("path,true,predicted,ANG,DIS,FEA,HAP,NEU,SAD"),
+        preds.starts_with("path,true,predicted,speaker,ANG,DIS,FEA,HAP,NEU,SAD"),
         "{preds}"
     );
+    // The run wrote the same predictions when it was trained: one format, one model.
+    let own = std::fs::read_to_string(run.join("predictions.csv")).unwrap();
+    assert_eq!(own, preds);
 
     // Another corpus with the same classes: every clip is evaluated.
     let other = dir.path().join("other");

@@ -126,7 +126,8 @@ fn a_sweep_gets_charts_and_report_html_renders_in_a_browser() {
     let page_path = results.join("report.html");
     let html = fs::read_to_string(&page_path).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..80]);
-    assert_eq!(count(&html, "<table>"), 1);
+    // The summary table, and under it accuracy per class and per speaker.
+    assert_eq!(count(&html, "<table>"), 3);
     // Self-contained: nothing fetched from elsewhere.
     for outside in [
         "src=\"http",
@@ -190,7 +191,7 @@ fn a_sweep_gets_charts_and_report_html_renders_in_a_browser() {
             );
 
             let dom = headless(&chromium, &profile, &page_path, &["--dump-dom"]);
-            assert_eq!(count(&dom, "<table>"), 1, "{dom:.400}");
+            assert_eq!(count(&dom, "<table>"), 3, "{dom:.400}");
             assert_eq!(count(&dom, "<img "), expected.len(), "{dom:.400}");
             assert_eq!(count(&dom, "data-broken"), 0, "a picture did not decode");
             // Every picture decoded in the browser, at the size of its file.

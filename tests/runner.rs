@@ -149,7 +149,11 @@ fn a_stopped_sweep_reruns_only_the_missing_jobs() {
     let summary = fs::read_to_string(results.join("summary.md")).unwrap();
     assert_eq!(summary, stdout.trim_end().to_string() + "\n");
     assert!(summary.contains("4 of 4 jobs done, 0 failed"), "{summary}");
-    let rows: Vec<&str> = summary.lines().filter(|l| l.starts_with("| [")).collect();
+    // (Rows of the per-class table start with the filters too, without ±.)
+    let rows: Vec<&str> = summary
+        .lines()
+        .filter(|l| l.starts_with("| [") && l.contains(" ± "))
+        .collect();
     assert_eq!(rows.len(), 2, "{summary}");
     assert!(
         rows[0].starts_with("| [4] | ") && rows[0].ends_with(" | 2 |"),
@@ -488,6 +492,8 @@ fn a_folder_without_experiment_file_is_grouped_by_what_differs() {
     assert_eq!(s.layout.rows, ["train.epochs"]);
     let md = report::markdown(&s);
     assert!(md.contains("| 5 | 0.6000 ± 0.1414 |"), "{md}");
+    // No run wrote predictions: no interval column.
+    assert!(!md.contains("95% CI"), "{md}");
     assert!(md.contains("| 9 | 0.9000 |"), "{md}");
 }
 
@@ -620,4 +626,150 @@ fn estimate_times_each_network_and_counts_every_epoch() {
         );
         assert!(g["step_s"].as_f64().unwrap() > 0.0);
     }
+}
+
+/// `ser report --compare`: two grid points of one sweep (filters [4] against [6], over seeds 0
+/// and 1) paired by seed; every run wrote its test predictions, and the per-pair McNemar counts
+/// and p-value are recomputed here from the two `predictions.csv`. A run without predictions
+/// (an old run) still pairs by its metrics, with McNemar `n/a`.
+#[test]
+fn compare_pairs_grid_points_by_seed_from_the_runs_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path(), GRID);
+    let (code, _, err) = run(&mut sweep(&file, dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let results = dir.path().join("results/tiny");
+    let jobs = Experiment::from_file(&file).unwrap().jobs().unwrap();
+    let run_of = |filters: i64, seed: i64| {
+        let j = jobs
+            .iter()
+            .find(|j| {
+                j.config.model.filters == [filters as usize] && j.config.train.seed == seed as u64
+            })
+            .unwrap();
+        results.join(&j.id)
+    };
+
+    // Each run's predictions agree with its metrics.
+    let read = |run: &Path| {
+        let path = run.join("predictions.csv");
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("path,true,predicted,speaker,"), "{text}");
+        ser::eval::Predictions::parse(&text, &path).unwrap()
+    };
+    let (a0, b0) = (read(&run_of(4, 0)), read(&run_of(6, 0)));
+    let metrics: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(run_of(4, 0).join("metrics.json")).unwrap())
+            .unwrap();
+    let right = a0.rows.iter().filter(|r| r.truth == r.predicted).count();
+    assert_eq!(metrics["n"].as_u64().unwrap() as usize, a0.rows.len());
+    // metrics.json rounds to 4 decimals.
+    assert!(
+        (metrics["accuracy"].as_f64().unwrap() - right as f64 / a0.rows.len() as f64).abs() < 5e-5
+    );
+    assert!(a0.rows.iter().all(|r| !r.speaker.is_empty()));
+
+    // McNemar's counts of the seed-0 pair, by hand.
+    let (mut a_only, mut b_only) = (0, 0);
+    for ra in &a0.rows {
+        let rb = b0.rows.iter().find(|r| r.path == ra.path).unwrap();
+        a_only += usize::from(ra.predicted == ra.truth && rb.predicted != rb.truth);
+        b_only += usize::from(rb.predicted == rb.truth && ra.predicted != ra.truth);
+    }
+    let p = ser::eval::stats::mcnemar_exact(a_only, b_only);
+    let right_b = b0.rows.iter().filter(|r| r.truth == r.predicted).count();
+    let n = a0.rows.len();
+    let diff = (right_b as f64 - right as f64) / n as f64;
+
+    let a = format!("{}:model.filters=[4]", results.display());
+    let b = format!("{}:model.filters=[6]", results.display());
+    let (code, out, err) = run(ser().args(["report", "--compare", &a, &b, "--resamples", "2000"]));
+    assert_eq!(code, 0, "{err}");
+    let md = fs::read_to_string(results.join("comparison-stats.md")).unwrap();
+    assert!(out.contains(&md), "{out}");
+    assert!(results.join("comparison-stats.csv").is_file());
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| train.seed=0, split.seed=0 |"))
+        .unwrap_or_else(|| panic!("{md}"));
+    let p_cell = if p < 1e-4 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.4}")
+    };
+    assert!(
+        row.starts_with(&format!("| train.seed=0, split.seed=0 | {n} |")),
+        "{row}"
+    );
+    assert!(row.contains(&format!(" | {diff:+.4} | ")), "{row}");
+    assert!(
+        row.contains(&format!("| {a_only} | {b_only} | {p_cell} |")),
+        "{row}"
+    );
+    assert!(md.contains("| train.seed=1, split.seed=0 |"), "{md}");
+    assert!(md.contains("| mean |"), "{md}");
+    assert!(
+        md.contains(
+            "95% speaker-bootstrap interval (2 pairs, 2 speakers resampled, 2000 resamples)"
+        ),
+        "{md}"
+    );
+    // Two pairs: Wilcoxon's smallest possible p is 0.5, never significant.
+    assert!(
+        md.contains("| Wilcoxon signed-rank, Δ accuracy | 2 pairs"),
+        "{md}"
+    );
+    assert!(md.contains("not significant"), "{md}");
+    assert!(!md.to_lowercase().contains("best of"), "{md}");
+
+    // The sweep's summary has a speaker-bootstrap interval of the accuracy per row.
+    let summary = fs::read_to_string(results.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("| acc 95% CI (speakers) | n |"),
+        "{summary}"
+    );
+    // Per class and per speaker (the synthetic corpus' two actors), from the predictions.
+    assert!(
+        summary.contains("| filters | ANG | DIS | FEA | HAP | NEU | SAD |"),
+        "{summary}"
+    );
+    assert!(summary.contains("| speaker | [4] | [6] |"), "{summary}");
+    assert!(summary.contains("\n| 1001 | 0."), "{summary}");
+    let csv = fs::read_to_string(results.join("summary.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",accuracy_ci_low,accuracy_ci_high,ci_runs"),
+        "{csv}"
+    );
+
+    // The whole folder holds two runs per seed: it must be narrowed to a grid point.
+    let whole = results.display().to_string();
+    let (code, _, err) = run(ser().args(["report", "--compare", &whole, &b]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("two runs share train.seed=0, split.seed=0"),
+        "{err}"
+    );
+    assert!(err.contains("name one grid point"), "{err}");
+
+    // An old run without predictions.csv: paired by its metrics, McNemar n/a.
+    fs::remove_file(run_of(4, 1).join("predictions.csv")).unwrap();
+    let (code, out, err) = run(ser().args(["report", "--compare", &a, &b, "--resamples", "100"]));
+    assert_eq!(code, 0, "{err}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("| train.seed=1, split.seed=0 |"))
+        .unwrap();
+    assert!(row.contains("| n/a |"), "{row}");
+    assert!(out.contains("no predictions.csv"), "{out}");
+    assert!(
+        out.contains("95% speaker-bootstrap interval (1 pairs"),
+        "{out}"
+    );
+    // The summary's interval now covers one of the row's two runs.
+    let (code, out, err) = run(ser().arg("report").arg(&results));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("] (1 of 2 runs) | 2 |"), "{out}");
 }

@@ -7,11 +7,15 @@
 //! and recall are both 0 is 0. [`Metrics::report_text`] lays the numbers out exactly like
 //! `sklearn.metrics.classification_report` (which both rounds half to even on the exact binary
 //! value, as Rust's formatter does). [`EpochRecord`] is one epoch's training and validation
-//! loss and accuracy.
+//! loss and accuracy; [`Predictions`] a run's per-clip `predictions.csv`; [`stats`] the paired
+//! tests and speaker bootstrap that compare two systems on the same clips.
 
 mod epoch;
+mod predictions;
+pub mod stats;
 
 pub use epoch::EpochRecord;
+pub use predictions::{PredictionRow, Predictions};
 
 use serde_json::{json, Map, Value};
 

@@ -12,11 +12,11 @@ use serde_json::json;
 
 use super::Trained;
 use crate::base::device::{self, BackendKind};
-use crate::base::{csv, Error, Result};
+use crate::base::{Error, Result};
 use crate::cache::{self, CacheOptions};
 use crate::config::{CorpusKind, CorpusSpec};
 use crate::corpus::{self, Corpus};
-use crate::eval::{self, Metrics};
+use crate::eval::{self, Metrics, PredictionRow, Predictions};
 use crate::features::batch as extract;
 use crate::rundir::RunDir;
 use crate::split;
@@ -144,7 +144,7 @@ pub fn evaluate_run(
     // A previous eval here is replaced; drop its marker first so a crash never leaves the old
     // metrics beside new files.
     out.remove_metrics()?;
-    let lines = predictions_csv(&corpus, &classes, &used, &probabilities, &predicted);
+    let predictions = predictions_of(&corpus, &classes, &used, &probabilities, &predicted);
     let source = match target {
         EvalTarget::TestSplit => json!({"test_split": split::list_file(&run.split_dir(), "test")}),
         EvalTarget::Corpus { kind, path } => json!({"corpus": kind.name(), "path": path}),
@@ -156,7 +156,7 @@ pub fn evaluate_run(
         "skipped_files": table.skipped.len(),
         "backend": device::label(opts.backend, opts.device),
     });
-    out.write_predictions(&lines)?;
+    out.write_predictions(&predictions)?;
     out.write_metrics(&metrics, extra)?;
     let dir = out.path().to_path_buf();
     Ok(EvalSummary {
@@ -197,35 +197,36 @@ fn known_items(
     Ok((known, unknown))
 }
 
-/// `predictions.csv`: per item its path, true and predicted class, and the probability of each
-/// of the model's classes.
-fn predictions_csv(
+/// The predictions of `items` (corpus indices, in the order of `probabilities` and
+/// `predicted`): per item its path relative to the corpus, true and predicted class, speaker and
+/// the probability of each of the model's `classes`. `job::run` writes the same for a run's own
+/// test part, so `ser eval` and a run agree on the format.
+pub fn predictions_of(
     corpus: &Corpus,
     classes: &[String],
-    used: &[usize],
+    items: &[usize],
     probabilities: &[Vec<f32>],
     predicted: &[usize],
-) -> String {
-    let mut lines = String::from("path,true,predicted");
-    for c in classes {
-        lines.push(',');
-        lines.push_str(&csv::field(c));
+) -> Predictions {
+    let rows = items
+        .iter()
+        .zip(probabilities)
+        .zip(predicted)
+        .map(|((&i, probs), &p)| {
+            let item = &corpus.items[i];
+            PredictionRow {
+                path: corpus.relative_path(item).display().to_string(),
+                truth: corpus.classes[item.label].clone(),
+                predicted: classes[p].clone(),
+                speaker: item.speaker.clone(),
+                probabilities: probs.clone(),
+            }
+        })
+        .collect();
+    Predictions {
+        classes: classes.to_vec(),
+        rows,
     }
-    lines.push('\n');
-    for ((&i, probs), &p) in used.iter().zip(probabilities).zip(predicted) {
-        let item = &corpus.items[i];
-        lines += &format!(
-            "{},{},{}",
-            csv::field(&corpus.relative_path(item).display().to_string()),
-            csv::field(&corpus.classes[item.label]),
-            csv::field(&classes[p])
-        );
-        for v in probs {
-            lines += &format!(",{v:.6}");
-        }
-        lines.push('\n');
-    }
-    lines
 }
 
 /// The corpus items named by the run's test list, in its order.

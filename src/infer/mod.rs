@@ -9,7 +9,9 @@
 
 pub mod evaluate;
 
-pub use evaluate::{evaluate_run, predict_files, EvalOptions, EvalSummary, EvalTarget, Prediction};
+pub use evaluate::{
+    evaluate_run, predict_files, predictions_of, EvalOptions, EvalSummary, EvalTarget, Prediction,
+};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;

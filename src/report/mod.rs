@@ -5,9 +5,11 @@
 //! `summary.md` and `summary.csv` (`table`), per table a bar chart of accuracy and F-score per
 //! grid point and a line chart of validation accuracy by epoch ([`charts`]), linked from
 //! `summary.md`, and with `html` also `report.html`, one self-contained page ([`html`]).
-//! [`write_comparison`] sets several experiments side by side.
+//! [`write_comparison`] sets several experiments side by side; [`compare`] pairs two systems run
+//! by run and clip by clip and says whether their difference is significant (`--compare`).
 
 pub mod charts;
+pub mod compare;
 pub mod html;
 mod summary;
 mod table;

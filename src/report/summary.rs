@@ -12,7 +12,8 @@ use toml::{Table, Value};
 
 use crate::base::{Error, Result};
 use crate::config::Config;
-use crate::eval::{GroupScore, GroupScores};
+use crate::eval::stats::{self, Interval};
+use crate::eval::{GroupScore, GroupScores, Predictions};
 use crate::experiment::{config_value, layout, leaves, value_of, Experiment, Job, Layout, Point};
 use crate::rundir::{JobState, RunDir};
 use crate::split::Facts;
@@ -30,6 +31,8 @@ pub struct JobResult {
     pub facts: Option<Facts>,
     /// Accuracy and F1 on other corpora (`[eval] corpora`), by corpus name.
     pub other_corpora: BTreeMap<String, GroupScore>,
+    /// The run's test predictions (done runs that wrote `predictions.csv`).
+    pub predictions: Option<Predictions>,
 }
 
 /// Mean, sample standard deviation and count of one metric over a row's runs.
@@ -72,6 +75,10 @@ pub struct Row {
     pub job: Job,
     /// Indices into [`Summary::jobs`] of all the row's jobs, in grid order.
     pub runs: Vec<usize>,
+    /// 95% speaker-bootstrap interval of the mean accuracy over the done runs with predictions
+    /// (`ci_runs` of them).
+    pub accuracy_ci: Option<Interval>,
+    pub ci_runs: usize,
     /// Runs done, failed, not run yet.
     pub done: usize,
     pub failed: usize,
@@ -178,6 +185,15 @@ pub fn load(dir: &Path) -> Result<Summary> {
                     run.read_other_corpora()?
                 } else {
                     BTreeMap::new()
+                },
+                // A damaged file costs the interval, never the report.
+                predictions: if done {
+                    run.read_predictions().unwrap_or_else(|e| {
+                        tracing::warn!("{e}: left out of the accuracy interval");
+                        None
+                    })
+                } else {
+                    None
                 },
                 state,
             })
@@ -339,6 +355,18 @@ fn aggregate(jobs: &[JobResult], layout: &Layout) -> Vec<Row> {
                     Stat::of(&vals)
                 })
                 .collect();
+            let mut speakers = Vec::new();
+            let by_speaker: Vec<_> = done
+                .iter()
+                .filter_map(|j| j.predictions.as_ref())
+                .filter_map(|p| stats::speaker_counts(p, &mut speakers))
+                .collect();
+            let accuracy_ci = stats::speaker_bootstrap_accuracy(
+                &by_speaker,
+                speakers.len(),
+                super::compare::RESAMPLES,
+                super::compare::BOOTSTRAP_SEED,
+            );
             let first = &group[0].job;
             let reference = layout
                 .metrics
@@ -362,6 +390,8 @@ fn aggregate(jobs: &[JobResult], layout: &Layout) -> Vec<Row> {
                 label: label.clone(),
                 stats,
                 reference,
+                accuracy_ci,
+                ci_runs: by_speaker.len(),
                 done: done.len(),
                 failed: group
                     .iter()

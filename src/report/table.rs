@@ -247,6 +247,16 @@ pub fn blocks(s: &Summary, charts: &[TableCharts]) -> Vec<Block> {
             head.push(format!("{label} (report)"));
         }
     }
+    // Only where some run has predictions: folders of older runs keep their tables.
+    let show_ci = s.rows.iter().any(|r| r.ci_runs > 0);
+    if show_ci {
+        head.push(CI_HEAD.into());
+        out.push(Block::Para(vec![format!(
+            "{CI_HEAD}: a 95% bootstrap interval of the mean test accuracy that resamples \
+             speakers, not clips (clips of one speaker are correlated; 10,000 resamples, \
+             seeded), from the runs' `predictions.csv`; n/a for runs made before runs wrote it."
+        )]));
+    }
     head.push("n".into());
     for t in table_keys(s) {
         let title = table_title(&l.tables_by, t);
@@ -271,6 +281,9 @@ pub fn blocks(s: &Summary, charts: &[TableCharts]) -> Vec<Block> {
                         );
                     }
                 }
+                if show_ci {
+                    cells.push(ci_cell(r));
+                }
                 cells.push(runs_cell(r));
                 cells
             })
@@ -279,6 +292,7 @@ pub fn blocks(s: &Summary, charts: &[TableCharts]) -> Vec<Block> {
             head: head.clone(),
             body,
         });
+        out.extend(breakdown_tables(s, t));
         for attribute in &l.by {
             out.extend(scores_table(
                 s,
@@ -529,6 +543,123 @@ pub(crate) fn table_keys(s: &Summary) -> Vec<&Vec<Value>> {
     tables
 }
 
+/// Per class and per speaker of the table `t`: test accuracy within each, mean over each row's
+/// runs that have predictions (none: no tables). Per speaker, rows become columns, since a
+/// corpus has more speakers than a table has rows; `—` where a row never tested a speaker.
+fn breakdown_tables(s: &Summary, t: &[Value]) -> Vec<Block> {
+    type Means = BTreeMap<String, Vec<f64>>;
+    let rows: Vec<&Row> = s.rows.iter().filter(|r| r.table == t).collect();
+    let mut classes: Vec<String> = Vec::new();
+    let mut per_row: Vec<(Means, Means)> = Vec::new();
+    for r in &rows {
+        let (mut by_class, mut by_speaker) = (Means::new(), Means::new());
+        for p in r
+            .runs
+            .iter()
+            .filter_map(|&i| s.jobs[i].predictions.as_ref())
+        {
+            if classes.is_empty() {
+                classes = p.classes.clone();
+            }
+            let mut counts: [BTreeMap<&str, (f64, f64)>; 2] = Default::default();
+            for row in &p.rows {
+                let right = f64::from(u8::from(row.truth == row.predicted));
+                for (map, key) in counts.iter_mut().zip([&row.truth, &row.speaker]) {
+                    let e = map.entry(key.as_str()).or_default();
+                    e.0 += right;
+                    e.1 += 1.0;
+                }
+            }
+            for (out, map) in [&mut by_class, &mut by_speaker].into_iter().zip(counts) {
+                for (key, (right, n)) in map {
+                    out.entry(key.to_string()).or_default().push(right / n);
+                }
+            }
+        }
+        per_row.push((by_class, by_speaker));
+    }
+    if classes.is_empty() {
+        return Vec::new();
+    }
+    let mean = |v: Option<&Vec<f64>>| {
+        v.filter(|v| !v.is_empty()).map_or_else(
+            || "—".to_string(),
+            |v| format!("{:.4}", v.iter().sum::<f64>() / v.len() as f64),
+        )
+    };
+    let label = |r: &Row| {
+        let l: Vec<String> = r.label.iter().map(show).collect();
+        if l.is_empty() {
+            "all runs".to_string()
+        } else {
+            l.join(", ")
+        }
+    };
+    let mut head = heads(&s.layout.rows);
+    if rows.iter().any(|r| r.label.is_empty()) {
+        head = vec!["runs".into()];
+    }
+    head.extend(classes.iter().cloned());
+    let body = rows
+        .iter()
+        .zip(&per_row)
+        .map(|(r, (by_class, _))| {
+            let mut cells: Vec<String> = if r.label.is_empty() {
+                vec![label(r)]
+            } else {
+                r.label.iter().map(show).collect()
+            };
+            cells.extend(classes.iter().map(|c| mean(by_class.get(c))));
+            cells
+        })
+        .collect();
+    let mut speakers: Vec<&String> = per_row.iter().flat_map(|(_, s)| s.keys()).collect();
+    speakers.sort();
+    speakers.dedup();
+    let mut speaker_head = vec!["speaker".to_string()];
+    speaker_head.extend(rows.iter().map(|r| label(r)));
+    let speaker_body = speakers
+        .iter()
+        .map(|sp| {
+            let mut cells = vec![sp.to_string()];
+            cells.extend(per_row.iter().map(|(_, by)| mean(by.get(*sp))));
+            cells
+        })
+        .collect();
+    vec![
+        Block::Para(vec![
+            "Per class: test accuracy within each true class (its recall), mean over the runs \
+             with `predictions.csv`."
+                .into(),
+        ]),
+        Block::Table { head, body },
+        Block::Para(vec![
+            "Per speaker: test accuracy on each speaker's clips, mean over the runs that tested \
+             the speaker."
+                .into(),
+        ]),
+        Block::Table {
+            head: speaker_head,
+            body: speaker_body,
+        },
+    ]
+}
+
+/// The interval column's head.
+const CI_HEAD: &str = "acc 95% CI (speakers)";
+
+/// `[0.4012, 0.5523]`, with how many runs it covers where not all; `n/a` without predictions.
+fn ci_cell(r: &Row) -> String {
+    match r.accuracy_ci {
+        Some(i) if r.ci_runs == r.done => format!("[{:.4}, {:.4}]", i.low, i.high),
+        Some(i) => format!(
+            "[{:.4}, {:.4}] ({} of {} runs)",
+            i.low, i.high, r.ci_runs, r.done
+        ),
+        None => "n/a".into(),
+    }
+}
+
 fn num(x: Option<f64>) -> String {
     x.map(|v| format!("{v}")).unwrap_or_default()
 }
@@ -553,6 +684,14 @@ pub fn csv(s: &Summary) -> String {
     }
     head.extend(["n".into(), "failed".into(), "not_done".into()]);
     head.extend(PROTOCOL_COLUMNS.iter().map(|c| c.to_string()));
+    let show_ci = s.rows.iter().any(|r| r.ci_runs > 0);
+    if show_ci {
+        head.extend([
+            "accuracy_ci_low".into(),
+            "accuracy_ci_high".into(),
+            "ci_runs".into(),
+        ]);
+    }
     let mut out = head.join(",") + "\n";
     for r in &s.rows {
         let mut cells = vec![s.name.clone()];
@@ -570,6 +709,11 @@ pub fn csv(s: &Summary) -> String {
             r.pending.to_string(),
         ]);
         cells.extend(protocol_cells(s, r));
+        if show_ci {
+            cells.push(num(r.accuracy_ci.map(|i| i.low)));
+            cells.push(num(r.accuracy_ci.map(|i| i.high)));
+            cells.push(r.ci_runs.to_string());
+        }
         let cells: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
         out += &(cells.join(",") + "\n");
     }

@@ -12,6 +12,7 @@
 //!       curves.png       loss and accuracy per epoch
 //!       report.txt       per-class precision / recall / F1 (sklearn's layout)
 //!       confusion.csv, confusion_normalized.csv, confusion.png
+//!       predictions.csv  per test clip: path, true, predicted, speaker, probabilities
 //!       metrics.json     written last: its presence means "done"
 //!       error.txt        a failed job's message (runner)
 //!       lock             the process running it now (runner, see [`JobLock`])
@@ -30,7 +31,7 @@ use serde::Serialize;
 
 use crate::base::{atomic, Error, Result};
 use crate::config::Config;
-use crate::eval::{EpochRecord, GroupScore, GroupScores, Metrics};
+use crate::eval::{EpochRecord, GroupScore, GroupScores, Metrics, Predictions};
 use crate::split::Facts;
 
 const CONFIG: &str = "config.toml";
@@ -357,10 +358,23 @@ impl RunDir {
         self.path.join(CONFUSION_PNG)
     }
 
-    /// Writes `predictions.csv` of a re-evaluation.
-    pub fn write_predictions(&self, csv: &str) -> Result<()> {
+    /// Writes `predictions.csv`: the run's (or a re-evaluation's) prediction per test clip.
+    pub fn write_predictions(&self, predictions: &Predictions) -> Result<()> {
         self.create()?;
-        atomic::write(&self.path.join(PREDICTIONS), csv.as_bytes())
+        atomic::write(
+            &self.path.join(PREDICTIONS),
+            predictions.to_csv().as_bytes(),
+        )
+    }
+
+    /// `predictions.csv`, or `None` for runs made before every run wrote it.
+    pub fn read_predictions(&self) -> Result<Option<Predictions>> {
+        let path = self.path.join(PREDICTIONS);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Predictions::parse(&text, &path).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path, e)),
+        }
     }
 
     // --- error.txt, lock, state --------------------------------------------------------------
