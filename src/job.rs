@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use crate::config::{Config, LabelSource, DEMOGRAPHICS};
 use crate::corpus::{self, Corpus};
+use crate::eval::calibration::{self, calibration};
 use crate::eval::{self, GroupScore, GroupScores, Metrics};
 use crate::infer::{evaluate_run, predict_with, predictions_of, EvalOptions, EvalTarget};
 use crate::rundir::RunDir;
@@ -119,6 +120,11 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
     let groups = group_scores(&usable, &parts.test, &test_x.labels, &predicted)?;
     if !groups.is_empty() {
         extra["groups"] = json!(groups);
+    }
+    // How far the test probabilities can be taken at their word (ECE, reliability diagram).
+    if let Some(cal) = calibration(&probabilities, &test_x.labels, calibration::BINS) {
+        run.write_reliability(&cal);
+        extra["calibration"] = json!(cal);
     }
     let others = other_corpora(config, run_dir, opts)?;
     if !others.is_empty() {

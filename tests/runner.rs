@@ -773,3 +773,41 @@ fn compare_pairs_grid_points_by_seed_from_the_runs_predictions() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("] (1 of 2 runs) | 2 |"), "{out}");
 }
+
+#[test]
+fn every_run_scores_its_calibration_from_its_own_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path(), GRID);
+    let (code, _, err) = run(sweep(&file, dir.path()).args(["--limit", "1"]));
+    assert_eq!(code, 0, "{err}");
+    let job = dir.path().join("results/tiny").join(&ids(&file)[0]);
+    assert!(job.join("reliability.png").is_file());
+    let metrics: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(job.join("metrics.json")).unwrap()).unwrap();
+    let cal = &metrics["calibration"];
+    let bins = cal["bins"].as_array().unwrap();
+    assert_eq!(bins.len(), ser::eval::calibration::BINS);
+    // Recomputed from predictions.csv (probabilities as written there): the same ECE.
+    let text = fs::read_to_string(job.join("predictions.csv")).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let classes = &head[4..];
+    let (mut probs, mut labels) = (Vec::new(), Vec::new());
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let n = f.len();
+        labels.push(classes.iter().position(|c| *c == f[1]).unwrap());
+        probs.push(
+            f[n - classes.len()..]
+                .iter()
+                .map(|p| p.parse::<f32>().unwrap())
+                .collect(),
+        );
+    }
+    let total: u64 = bins.iter().map(|b| b["count"].as_u64().unwrap()).sum();
+    assert_eq!(total as usize, labels.len());
+    let again = ser::eval::calibration::calibration(&probs, &labels, 15).unwrap();
+    let ece = cal["ece"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&ece));
+    assert!((again.ece - ece).abs() < 1e-4, "{} vs {ece}", again.ece);
+}

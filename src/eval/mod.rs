@@ -8,8 +8,10 @@
 //! `sklearn.metrics.classification_report` (which both rounds half to even on the exact binary
 //! value, as Rust's formatter does). [`EpochRecord`] is one epoch's training and validation
 //! loss and accuracy; [`Predictions`] a run's per-clip `predictions.csv`; [`stats`] the paired
-//! tests and speaker bootstrap that compare two systems on the same clips.
+//! tests and speaker bootstrap that compare two systems on the same clips; [`calibration`] the
+//! expected calibration error and reliability bins of a run's test probabilities.
 
+pub mod calibration;
 mod epoch;
 mod predictions;
 pub mod stats;

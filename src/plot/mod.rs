@@ -14,6 +14,7 @@ pub mod audio;
 pub mod charts;
 pub mod confusion;
 pub mod curves;
+pub mod reliability;
 
 use std::path::Path;
 use std::sync::Once;

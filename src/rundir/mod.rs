@@ -50,6 +50,7 @@ const PREDICTIONS: &str = "predictions.csv";
 const METRICS: &str = "metrics.json";
 const ERROR: &str = "error.txt";
 const INTERRUPTED: &str = "interrupted.txt";
+const RELIABILITY: &str = "reliability.png";
 const LOCK: &str = "lock";
 const EVAL: &str = "eval";
 
@@ -255,6 +256,14 @@ impl RunDir {
     /// Draws `curves.png`; a figure that cannot be drawn is logged, never a failed run.
     pub fn write_curves(&self, history: &[EpochRecord], best_epoch: usize) {
         if let Err(e) = crate::plot::curves::write(&self.path.join(CURVES), history, best_epoch) {
+            tracing::warn!("{e}");
+        }
+    }
+
+    /// Draws `reliability.png`, the test predictions' reliability diagram (a failure is only
+    /// warned about: the numbers are in `metrics.json`).
+    pub fn write_reliability(&self, cal: &crate::eval::calibration::Calibration) {
+        if let Err(e) = crate::plot::reliability::write(&self.path.join(RELIABILITY), cal) {
             tracing::warn!("{e}");
         }
     }
