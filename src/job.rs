@@ -126,6 +126,21 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
         run.write_reliability(&cal);
         extra["calibration"] = json!(cal);
     }
+    // Temperature scaling, fitted on the validation part only (the test part stays unseen), for
+    // `ser predict --calibrated`; the test ECE after it says whether it helped.
+    if !valid_x.is_empty() {
+        let valid_p = predict_with(&outcome.model, &valid_x, config.train.batch_size, &device);
+        if let Some(t) = calibration::fit_temperature(&valid_p, &valid_x.labels) {
+            extra["temperature"] = json!(t);
+            let scaled: Vec<Vec<f32>> = probabilities
+                .iter()
+                .map(|r| calibration::scale(r, t))
+                .collect();
+            if let Some(after) = calibration(&scaled, &test_x.labels, calibration::BINS) {
+                extra["calibration"]["ece_after_temperature"] = json!(after.ece);
+            }
+        }
+    }
     let others = other_corpora(config, run_dir, opts)?;
     if !others.is_empty() {
         extra["other_corpora"] = json!(others);

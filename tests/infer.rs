@@ -160,6 +160,73 @@ fn eval_and_predict_use_the_saved_model() {
     assert!(table.starts_with("file"), "{table}");
     assert!(table.contains("a16k.wav"), "{table}");
 
+    // Calibrated: the temperature fitted on validation (in metrics.json) rescales the
+    // probabilities exactly as eval::calibration::scale does, never the class; --min-confidence
+    // abstains below it (1.0: every clip, since no probability reaches it here).
+    let t = json(&run.join("metrics.json"))["temperature"]
+        .as_f64()
+        .unwrap();
+    assert!(t > 0.0);
+    let raw: Value = serde_json::from_str(&stdout(
+        ser()
+            .args(["-q", "predict"])
+            .arg(&run)
+            .arg(&a)
+            .arg("--json"),
+    ))
+    .unwrap();
+    let cal: Value = serde_json::from_str(&stdout(
+        ser()
+            .args(["-q", "predict"])
+            .arg(&run)
+            .arg(&a)
+            .args(["--json", "--calibrated"]),
+    ))
+    .unwrap();
+    let probs = |v: &Value| -> Vec<f32> {
+        v["predictions"][0]["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect()
+    };
+    let want = ser::eval::calibration::scale(&probs(&raw), t);
+    for (w, g) in want.iter().zip(probs(&cal)) {
+        assert!((w - g).abs() < 1e-6, "{want:?} vs {:?}", probs(&cal));
+    }
+    assert_eq!(
+        cal["predictions"][0]["emotion"],
+        raw["predictions"][0]["emotion"]
+    );
+    let top = probs(&raw).into_iter().fold(0.0f32, f32::max);
+    assert!(top < 1.0);
+    let abstained: Value = serde_json::from_str(&stdout(
+        ser()
+            .args(["-q", "predict"])
+            .arg(&run)
+            .arg(&a)
+            .args(["--json", "--min-confidence", "1"]),
+    ))
+    .unwrap();
+    assert!(
+        abstained["predictions"][0]["emotion"].is_null(),
+        "{abstained}"
+    );
+    let (code, err) = failure(
+        ser()
+            .args(["-q", "predict"])
+            .arg(&run)
+            .arg(&a)
+            .args(["--min-confidence", "2"]),
+    );
+    assert_eq!(code, 2, "{err}");
+    let m = json(&run.join("metrics.json"));
+    assert!(
+        m["calibration"]["ece_after_temperature"].as_f64().is_some(),
+        "{m}"
+    );
+
     // Bad input: a file that is not audio, a directory that is not a run, a bad corpus spec.
     let junk = dir.path().join("junk.wav");
     std::fs::write(&junk, b"not audio at all").unwrap();

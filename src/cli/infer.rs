@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::base::Result;
+use crate::base::{Error, Result};
 use crate::cache::CacheOptions;
 use crate::config::BackendKind;
 use crate::infer::{self, EvalOptions, EvalTarget};
@@ -59,6 +59,13 @@ pub struct PredictArgs {
     /// wgpu adapter: 0 = best found (discrete GPU first), N = the N-th discrete GPU.
     #[arg(long, default_value_t = 0)]
     device: usize,
+    /// Temperature-scaled probabilities (the temperature fitted on the run's validation part,
+    /// `temperature` in its metrics.json): how sure it says it is, not which class it picks.
+    #[arg(long)]
+    calibrated: bool,
+    /// Abstain (emotion `-`, JSON `null`) where the top probability is below P, e.g. 0.5.
+    #[arg(long, value_name = "P")]
+    min_confidence: Option<f64>,
 }
 
 pub fn eval(args: EvalArgs) -> Result<ExitCode> {
@@ -93,8 +100,34 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
 }
 
 pub fn predict(args: PredictArgs) -> Result<ExitCode> {
-    let (classes, predictions) =
+    if let Some(p) = args.min_confidence.filter(|p| !(0.0..=1.0).contains(p)) {
+        return Err(Error::Usage(format!(
+            "--min-confidence {p}: a probability, between 0 and 1"
+        )));
+    }
+    let (classes, mut predictions) =
         infer::predict_files(&args.run_dir, &args.files, args.backend, args.device)?;
+    if args.calibrated {
+        let metrics = crate::rundir::RunDir::new(&args.run_dir).read_metrics()?;
+        let Some(&t) = metrics.get("temperature") else {
+            return Err(Error::Usage(format!(
+                "--calibrated: {} has no fitted temperature (a run made before calibration, or \
+                 without a validation part); leave --calibrated out, or train it again",
+                args.run_dir.display()
+            )));
+        };
+        for p in &mut predictions {
+            p.probabilities = crate::eval::calibration::scale(&p.probabilities, t);
+        }
+    }
+    if let Some(min) = args.min_confidence {
+        for p in &mut predictions {
+            let top = p.probabilities.iter().cloned().fold(0.0f32, f32::max);
+            if f64::from(top) < min {
+                p.emotion = None;
+            }
+        }
+    }
     if args.json {
         let out = serde_json::json!({ "classes": classes, "predictions": predictions });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
@@ -112,7 +145,8 @@ pub fn predict(args: PredictArgs) -> Result<ExitCode> {
     }
     println!("{header}");
     for p in &predictions {
-        let mut line = format!("{:<width$}  {:<7}", p.path.display().to_string(), p.emotion);
+        let emotion = p.emotion.as_deref().unwrap_or("-");
+        let mut line = format!("{:<width$}  {:<7}", p.path.display().to_string(), emotion);
         for v in &p.probabilities {
             line += &format!("  {v:>6.3}");
         }

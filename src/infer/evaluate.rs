@@ -270,8 +270,8 @@ fn test_items(run: &RunDir, corpus: &Corpus) -> Result<Vec<usize>> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Prediction {
     pub path: PathBuf,
-    /// The most probable class.
-    pub emotion: String,
+    /// The most probable class (`None`: abstained, `ser predict --min-confidence`).
+    pub emotion: Option<String>,
     /// Probability per class, in `classes` order.
     pub probabilities: Vec<f32>,
 }
@@ -313,7 +313,7 @@ pub fn predict_files(
             let best = eval::argmax_rows(std::slice::from_ref(&probabilities))[0];
             Prediction {
                 path: path.clone(),
-                emotion: classes[best].clone(),
+                emotion: Some(classes[best].clone()),
                 probabilities,
             }
         })
