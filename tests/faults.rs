@@ -455,7 +455,9 @@ fn two_sweeps_on_one_folder_run_each_job_once() {
     let (_keep, reference) = unbroken(epochs);
     let dir = tempfile::tempdir().unwrap();
     let file = experiment(dir.path(), epochs);
-    // Both start together; the corpus and the features are made by whichever gets there.
+    // The corpus first (what is tried here is the jobs' locks, not two generators racing);
+    // both sweeps start together and share everything else, the features included.
+    ser::corpus::synth::generate(&dir.path().join("data/synth"), 4, 0).unwrap();
     let a = spawn_sweep(&file, dir.path());
     let b = spawn_sweep(&file, dir.path());
     let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
