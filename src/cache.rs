@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::base::device::{self, BackendKind};
-use crate::base::hash::{file_sha256, hex_prefix};
+use crate::base::hash::{self, file_sha256, hex_prefix};
 use crate::base::{atomic, Error, Result};
 use crate::config::{AudioConfig, FeatureConfig, FeatureKind};
 use crate::corpus::Corpus;
@@ -268,15 +268,8 @@ fn read_entry(dir: &Path, corpus: &Corpus) -> Result<FeatureTable> {
     let text = std::fs::read(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
     let meta: Meta = serde_json::from_slice(&text)
         .map_err(|e| Error::format(&meta_path, format!("unreadable cache metadata: {e}")))?;
-    for (name, want) in &meta.checksums {
-        let path = dir.join(name);
-        let got = file_sha256(&path).map_err(|e| Error::io(&path, e))?;
-        if &got != want {
-            return Err(Error::format(
-                &path,
-                format!("damaged cache file: its SHA-256 is {got}, meta.json recorded {want}"),
-            ));
-        }
+    if let Some((path, why)) = hash::mismatch(dir, &meta.checksums, "meta.json") {
+        return Err(Error::format(&path, format!("damaged cache file: {why}")));
     }
     let features_path = dir.join(FEATURES);
     let npy::Array { shape, data } = npy::read_f32(&features_path)?;

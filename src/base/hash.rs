@@ -24,6 +24,26 @@ pub fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
     Ok(hex_prefix(&h.finalize(), 32))
 }
 
+/// The first of `sums` (file name inside `dir` → recorded SHA-256) whose file no longer has it,
+/// with what is wrong (`recorder` names who recorded the sum); `None` when all match.
+pub fn mismatch(
+    dir: &std::path::Path,
+    sums: &std::collections::BTreeMap<String, String>,
+    recorder: &str,
+) -> Option<(std::path::PathBuf, String)> {
+    sums.iter().find_map(|(name, want)| {
+        let path = dir.join(name);
+        match file_sha256(&path) {
+            Ok(got) if &got == want => None,
+            Ok(got) => Some((
+                path,
+                format!("its SHA-256 is {got}, {recorder} recorded {want}"),
+            )),
+            Err(e) => Some((path, format!("cannot read it ({e})"))),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

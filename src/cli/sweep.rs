@@ -152,7 +152,8 @@ pub struct SlurmFlags {
 }
 
 impl SlurmFlags {
-    fn options(&self) -> SlurmOptions {
+    /// The `sbatch` requests; `skip_bad` is the tasks' `--skip-bad`.
+    fn options(&self, skip_bad: bool) -> SlurmOptions {
         SlurmOptions {
             partition: self.partition.clone(),
             account: self.account.clone(),
@@ -162,7 +163,7 @@ impl SlurmFlags {
             time: self.time.clone(),
             max_parallel: self.max_parallel,
             sbatch_args: self.sbatch_args.clone(),
-            skip_bad: false,
+            skip_bad,
         }
     }
 
@@ -419,10 +420,7 @@ fn sweep_slurm(
     if let Some(d) = &overrides.data {
         overrides.data = Some(absolute(d)?);
     }
-    let opts = SlurmOptions {
-        skip_bad: args.flags.skip_bad,
-        ..args.slurm.options()
-    };
+    let opts = args.slurm.options(args.flags.skip_bad);
     let done = slurm::sweep(
         exp,
         jobs,

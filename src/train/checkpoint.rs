@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
-use crate::base::hash::file_sha256;
+use crate::base::hash::{self, file_sha256};
 use crate::base::{atomic, Error, Result};
 use crate::eval::EpochRecord;
 use crate::model::Net;
@@ -118,12 +118,10 @@ pub fn best_file_name(epoch: usize) -> String {
 pub fn start(dir: &Path, fingerprint: &str, epochs: usize, backend: &str) -> Result<State> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let fresh = || State::new(fingerprint.to_string(), backend.to_string());
-    let state = match read_state(dir) {
-        Ok(s) => s,
-        Err(e @ Error::Train { .. }) if is_damage(&e) => {
-            return start_over(dir, &e).map(|()| fresh())
-        }
-        Err(e) => return Err(e),
+    let state = match load_state(dir)? {
+        Stored::Missing => None,
+        Stored::Damaged(e) => return start_over(dir, &e).map(|()| fresh()),
+        Stored::Found(s) => Some(s),
     };
     match state {
         Some(s) if s.fingerprint != fingerprint => Err(Error::train(
@@ -149,28 +147,14 @@ pub fn start(dir: &Path, fingerprint: &str, epochs: usize, backend: &str) -> Res
 
 /// Checks every file `state` names against its recorded SHA-256.
 pub fn verify(dir: &Path, state: &State) -> Result<()> {
-    for (name, want) in &state.checksums {
-        let path = dir.join(name);
-        let got =
-            file_sha256(&path).map_err(|e| damaged(&path, &format!("cannot read it ({e})")))?;
-        if &got != want {
-            return Err(damaged(
-                &path,
-                &format!("its SHA-256 is {got}, the checkpoint recorded {want}"),
-            ));
-        }
+    match hash::mismatch(dir, &state.checksums, "the checkpoint") {
+        None => Ok(()),
+        Some((path, why)) => Err(damaged(&path, &why)),
     }
-    Ok(())
 }
-
-const DAMAGED: &str = "damaged checkpoint";
 
 fn damaged(path: &Path, why: &str) -> Error {
-    Error::train(path, format!("{DAMAGED}: {why}"))
-}
-
-fn is_damage(e: &Error) -> bool {
-    e.to_string().contains(DAMAGED)
+    Error::train(path, format!("damaged checkpoint: {why}"))
 }
 
 /// Says why the checkpoint cannot be used and empties its folder: the job trains from epoch 1.
@@ -208,16 +192,39 @@ fn checksums(
         .collect()
 }
 
-/// Reads `state.json` from `dir`, or `None` when there is none.
+/// What `state.json` holds on disk.
+enum Stored {
+    Missing,
+    /// There but unreadable: the error says so.
+    Damaged(Error),
+    Found(State),
+}
+
+/// Reads `state.json` from `dir`, or `None` when there is none; an unreadable one is an error.
 pub fn read_state(dir: &Path) -> Result<Option<State>> {
+    match load_state(dir)? {
+        Stored::Missing => Ok(None),
+        Stored::Damaged(e) => Err(e),
+        Stored::Found(s) => Ok(Some(s)),
+    }
+}
+
+/// Reads `state.json`, telling a damaged file (which a fresh start replaces) from a failure to
+/// read the folder or a format of another version (which are errors).
+fn load_state(dir: &Path) -> Result<Stored> {
     let path = dir.join(STATE);
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Stored::Missing),
         Err(e) => return Err(Error::io(&path, e)),
     };
-    let state: State = serde_json::from_str(&text)
-        .map_err(|e| damaged(&path, &format!("unreadable checkpoint state ({e})")))?;
+    let state: State = match serde_json::from_str(&text) {
+        Ok(s) => s,
+        Err(e) => {
+            let why = format!("unreadable checkpoint state ({e})");
+            return Ok(Stored::Damaged(damaged(&path, &why)));
+        }
+    };
     if state.version != STATE_VERSION {
         return Err(Error::train(
             &path,
@@ -227,7 +234,7 @@ pub fn read_state(dir: &Path) -> Result<Option<State>> {
             ),
         ));
     }
-    Ok(Some(state))
+    Ok(Stored::Found(state))
 }
 
 /// Writes `state.json` atomically.
