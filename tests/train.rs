@@ -363,9 +363,14 @@ fn wgpu_refuses_a_batch_over_the_adapters_buffer_cap() {
         cap.device, cap.bytes
     );
     assert!(cap.device.starts_with("wgpu:0 ("), "{cap:?}");
-    // The toy's largest output is its first conv: 24 frames × 4 filters f32 = 384 bytes an item.
-    let fits = cap.bytes / 384;
-    let (tr, va) = (toy(48, &[24], 1, false), toy(12, &[24], 2, false));
+    // The toy's largest output is its first conv: frames × 4 filters × 4 bytes an item. Enough
+    // frames that the batch that fits stays under the batch-size limit (lavapipe's 128 MiB would
+    // fit 349,525 items of 24 frames, and train.batch_size above 65,536 is refused first).
+    let frames = usize::try_from(cap.bytes / (16 * 60_000)).unwrap().max(24);
+    let item = 16 * frames as u64;
+    let fits = cap.bytes / item;
+    assert!(fits < ser::config::MAX_BATCH_SIZE as u64, "{fits}");
+    let (tr, va) = (toy(48, &[frames], 1, false), toy(12, &[frames], 2, false));
     let mut j = job(1);
     j.train.backend = BackendKind::Wgpu;
     j.train.batch_size = usize::try_from(fits + 1).unwrap();
