@@ -470,6 +470,10 @@ pub struct ModelConfig {
     pub dropout: f64,
     /// Batch normalisation between each conv and its ReLU (the report's prose, not its code).
     pub batch_norm: bool,
+    /// Dropout rate after each conv block's pool, in [0, 1). Off (0) in the report; left out of
+    /// the resolved config when 0, so old job ids do not move.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub conv_dropout: f64,
 }
 
 impl Default for ModelConfig {
@@ -482,6 +486,7 @@ impl Default for ModelConfig {
             dense: 256,
             dropout: 0.4,
             batch_norm: false,
+            conv_dropout: 0.0,
         }
     }
 }
@@ -533,6 +538,76 @@ pub struct TrainConfig {
     /// wgpu adapter: 0 = the best one found (discrete GPU first, software Vulkan last), N > 0 =
     /// the N-th discrete GPU; ignored by `flex`.
     pub device: usize,
+    // Regularisation (`train::augment`); each is off by default (the report's) and left out of
+    // the resolved config while off, so old job ids do not move.
+    /// Label smoothing ε in [0, 1): the loss's targets are (1 - ε)·onehot + ε / classes.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub label_smoothing: f64,
+    /// Per-class weights of the loss: `none`, or `balanced` (n / (classes · count) of the
+    /// training part's labels).
+    #[serde(skip_serializing_if = "ClassWeights::is_none")]
+    pub class_weights: ClassWeights,
+    /// Mixup's α: each batch is mixed with a permutation of itself by λ ~ Beta(α, α); 0 = off.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mixup: f64,
+    /// SpecAugment masks on 2D features (all 0 = off).
+    #[serde(skip_serializing_if = "SpecAugmentConfig::is_off")]
+    pub spec_augment: SpecAugmentConfig,
+}
+
+/// Largest mixup α: past a few, λ is nearly always about 0.5.
+pub const MAX_MIXUP_ALPHA: f64 = 10.0;
+/// Most SpecAugment masks per axis.
+pub const MAX_SPEC_MASKS: usize = 64;
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+/// How the training loss weights each example by its class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClassWeights {
+    /// Every example counts the same (the report's).
+    #[default]
+    None,
+    /// scikit-learn's `balanced`: n / (classes · count of the class) in the training part.
+    Balanced,
+}
+
+impl ClassWeights {
+    /// True for the default.
+    pub fn is_none(&self) -> bool {
+        *self == ClassWeights::None
+    }
+}
+
+/// SpecAugment (Park et al. 2019) on `[rows = frequency, cols = time]` items: each training item
+/// gets `freq_masks` bands of rows and `time_masks` bands of columns, each of a width drawn in
+/// `0..=max`, set to the item's mean.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpecAugmentConfig {
+    /// Frequency masks per item.
+    pub freq_masks: usize,
+    /// Widest frequency mask (rows), F.
+    pub freq_width: usize,
+    /// Time masks per item.
+    pub time_masks: usize,
+    /// Widest time mask (columns), T.
+    pub time_width: usize,
+}
+
+impl SpecAugmentConfig {
+    /// True when it masks nothing and is the default (left out of the resolved config).
+    pub fn is_off(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// True when some mask is drawn.
+    pub fn is_on(&self) -> bool {
+        self.freq_masks > 0 || self.time_masks > 0
+    }
 }
 
 impl Default for TrainConfig {
@@ -550,6 +625,10 @@ impl Default for TrainConfig {
             keep_best: false,
             backend: BackendKind::Flex,
             device: 0,
+            label_smoothing: 0.0,
+            class_weights: ClassWeights::None,
+            mixup: 0.0,
+            spec_augment: SpecAugmentConfig::default(),
         }
     }
 }
@@ -595,6 +674,15 @@ impl ModelConfig {
                 format!("must be in [0, 1) (report: 0.4), got {}", self.dropout),
             );
         }
+        if !(self.conv_dropout >= 0.0 && self.conv_dropout < 1.0) {
+            return bad(
+                "model.conv_dropout",
+                format!(
+                    "must be in [0, 1) (report: 0, off; 0.1 to 0.3 is usual), got {}",
+                    self.conv_dropout
+                ),
+            );
+        }
         Ok(())
     }
 }
@@ -637,6 +725,54 @@ impl TrainConfig {
                 "train.patience",
                 "must be at least 1 epoch; leave it out to disable early stopping".into(),
             );
+        }
+        self.validate_regularisation(origin)
+    }
+
+    /// The regularisation keys (`label_smoothing`, `class_weights`, `mixup`, `spec_augment`).
+    fn validate_regularisation(&self, origin: &Path) -> Result<()> {
+        let bad = |key: &str, msg: String| Err(Error::config(origin, key, msg));
+        if !(self.label_smoothing >= 0.0 && self.label_smoothing < 1.0) {
+            return bad(
+                "train.label_smoothing",
+                format!(
+                    "must be in [0, 1) (report: 0, off; 0.1 is usual), got {}",
+                    self.label_smoothing
+                ),
+            );
+        }
+        if !(self.mixup >= 0.0 && self.mixup <= MAX_MIXUP_ALPHA) {
+            return bad(
+                "train.mixup",
+                format!(
+                    "is the α of Beta(α, α): must be in [0, {MAX_MIXUP_ALPHA}] (0 = off, the \
+                     report's; 0.2 is usual), got {}",
+                    self.mixup
+                ),
+            );
+        }
+        let s = &self.spec_augment;
+        for (axis, masks, width) in [
+            ("freq", s.freq_masks, s.freq_width),
+            ("time", s.time_masks, s.time_width),
+        ] {
+            if masks > MAX_SPEC_MASKS {
+                return bad(
+                    &format!("train.spec_augment.{axis}_masks"),
+                    format!(
+                        "must be at most {MAX_SPEC_MASKS} (0 = off; 1 or 2 is usual), got {masks}"
+                    ),
+                );
+            }
+            if masks > 0 && width == 0 {
+                return bad(
+                    &format!("train.spec_augment.{axis}_width"),
+                    format!(
+                        "{axis}_masks = {masks} needs a widest mask of at least 1 {}",
+                        if axis == "freq" { "row" } else { "column" }
+                    ),
+                );
+            }
         }
         Ok(())
     }
@@ -922,6 +1058,16 @@ impl Config {
                 "model.kind",
                 format!(
                     "cnn1d needs a vector per clip, but features.kind `{}` is a matrix: use cnn2d, or zcr+rms / zcr / rms / energy",
+                    f.kind
+                ),
+            );
+        }
+        if self.train.spec_augment.is_on() && !f.kind.is_2d() {
+            return bad(
+                "train.spec_augment",
+                format!(
+                    "spec_augment needs a 2D feature kind (mel-db / mfcc), but features.kind `{}` \
+                     is a vector: use a 2D kind, or leave the masks at 0",
                     f.kind
                 ),
             );

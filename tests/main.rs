@@ -4,6 +4,7 @@
 //! with a message saying so when it is absent.
 
 mod audio;
+mod augment;
 mod cli;
 mod common;
 mod corpus;

@@ -164,6 +164,17 @@ impl Cnn1d {
     /// - `dropout_mask`: `[batch, dense]`
     /// - output: `[batch, n_classes]`
     pub fn forward(&self, x: Tensor<2>, dropout_mask: Option<Tensor<2>>) -> Tensor<2> {
+        self.forward_dropout(x, &[], dropout_mask)
+    }
+
+    /// [`Self::forward`] with dropout masks after the conv blocks; see
+    /// [`super::Net::forward_dropout`].
+    pub fn forward_dropout(
+        &self,
+        x: Tensor<2>,
+        conv_masks: &[Tensor<2>],
+        dropout_mask: Option<Tensor<2>>,
+    ) -> Tensor<2> {
         let [batch, len] = x.dims();
         let mut h: Tensor<3> = x.reshape([batch, 1, len]);
         for (i, conv) in self.convs.iter().enumerate() {
@@ -177,6 +188,10 @@ impl Cnn1d {
                 }
                 None => super::ops::conv1d_relu_pool(conv, &self.pool, h),
             };
+            if let Some(mask) = conv_masks.get(i) {
+                let dims = h.dims();
+                h = h * mask.clone().reshape(dims);
+            }
         }
         // Channel-major flatten ([channels, length]); Keras' is length-major (see module doc).
         let flat: Tensor<2> = h.flatten(1, 2);

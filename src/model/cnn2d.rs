@@ -185,6 +185,17 @@ impl Cnn2d {
     /// - `dropout_mask`: `[batch, dense]`
     /// - output: `[batch, n_classes]`
     pub fn forward(&self, x: Tensor<2>, dropout_mask: Option<Tensor<2>>) -> Tensor<2> {
+        self.forward_dropout(x, &[], dropout_mask)
+    }
+
+    /// [`Self::forward`] with dropout masks after the conv blocks; see
+    /// [`super::Net::forward_dropout`].
+    pub fn forward_dropout(
+        &self,
+        x: Tensor<2>,
+        conv_masks: &[Tensor<2>],
+        dropout_mask: Option<Tensor<2>>,
+    ) -> Tensor<2> {
         let [batch, _] = x.dims();
         let mut h: Tensor<4> = x.reshape([batch, 1, self.rows, self.cols]);
         for (i, conv) in self.convs.iter().enumerate() {
@@ -198,6 +209,10 @@ impl Cnn2d {
                 }
                 None => super::ops::conv2d_relu_pool(conv, &self.pool, h),
             };
+            if let Some(mask) = conv_masks.get(i) {
+                let dims = h.dims();
+                h = h * mask.clone().reshape(dims);
+            }
         }
         // Channel-major flatten ([channels, rows, cols]); Keras' is channels-last (module doc).
         let flat: Tensor<2> = h.flatten(1, 3);

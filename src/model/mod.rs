@@ -162,6 +162,25 @@ impl NetConfig {
         }
     }
 
+    /// Values each conv block outputs per item (channels × pooled size): the widths of the
+    /// conv dropout masks of [`Net::forward_dropout`].
+    pub fn conv_units(&self) -> Result<Vec<usize>> {
+        Ok(match self {
+            NetConfig::Cnn1d(c) => c
+                .lengths()?
+                .iter()
+                .zip(&c.filters)
+                .map(|(l, f)| l * f)
+                .collect(),
+            NetConfig::Cnn2d(c) => c
+                .sizes()?
+                .iter()
+                .zip(&c.filters)
+                .map(|([h, w], f)| h * w * f)
+                .collect(),
+        })
+    }
+
     /// Dropout rate after the hidden dense layer.
     pub fn dropout(&self) -> f64 {
         match self {
@@ -190,9 +209,28 @@ impl Net {
     /// - `dropout_mask`: `[batch, dense]`
     /// - output: `[batch, n_classes]`
     pub fn forward(&self, x: Tensor<2>, dropout_mask: Option<Tensor<2>>) -> Tensor<2> {
+        self.forward_dropout(x, &[], dropout_mask)
+    }
+
+    /// [`Self::forward`] with dropout after the conv blocks too: `conv_masks` holds one mask per
+    /// block (the first blocks' when shorter; empty: none), each item's values (channel-major,
+    /// as the block's output) `0` or `1 / (1 - rate)`. The masks multiply the pooled outputs, so
+    /// the fused conv + ReLU + pool op stays as it is.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, features]`
+    /// - `conv_masks[i]`: `[batch, conv_units[i]]` (see [`NetConfig::conv_units`])
+    /// - `dropout_mask`: `[batch, dense]`
+    /// - output: `[batch, n_classes]`
+    pub fn forward_dropout(
+        &self,
+        x: Tensor<2>,
+        conv_masks: &[Tensor<2>],
+        dropout_mask: Option<Tensor<2>>,
+    ) -> Tensor<2> {
         match self {
-            Net::Cnn1d(m) => m.forward(x, dropout_mask),
-            Net::Cnn2d(m) => m.forward(x, dropout_mask),
+            Net::Cnn1d(m) => m.forward_dropout(x, conv_masks, dropout_mask),
+            Net::Cnn2d(m) => m.forward_dropout(x, conv_masks, dropout_mask),
         }
     }
 

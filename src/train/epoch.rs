@@ -1,5 +1,6 @@
-//! One epoch of training: the epoch's seeded shuffle, mini-batch steps (forward with the epoch's
-//! dropout masks, cross-entropy, backward, Adam), then the validation pass, with its progress bar.
+//! One epoch of training: the epoch's seeded shuffle, mini-batch steps (inputs as
+//! [`augment`] masks and mixes them, forward with the epoch's dropout masks, cross-entropy or its
+//! regularised form, backward, Adam), then the validation pass, with its progress bar.
 
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::augment::{self, Regularisation};
 use super::data::{batch_tensors, dropout_mask, Examples};
 use super::{TrainJob, TrainingConfig};
 use crate::base::device::wait_for;
@@ -50,16 +52,26 @@ pub(super) fn run(
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
     let keep = 1.0 - config.model.dropout();
     let dense = config.model.dense();
+    let n_classes = config.classes.len();
+    let reg = Regularisation::resolve(&job.model, &job.train, &train.labels, n_classes);
+    let conv_keep = 1.0 - reg.as_ref().map_or(0.0, |r| r.conv_dropout);
+    let conv_units = if conv_keep < 1.0 {
+        config.model.conv_units()?
+    } else {
+        Vec::new()
+    };
     for (step, idx) in order.chunks(config.batch_size).enumerate() {
         // A signal stops the run here; it resumes from the last finished epoch's checkpoint.
         interrupt::check()?;
         let b = idx.len();
-        let (x, y) = batch_tensors(train, idx, device);
+        let key = (config.seed, epoch, step);
+        let batch = augment::batch(train, idx, reg.as_ref(), key, n_classes, device);
         let mask = dropout_mask(&mut rng, b, dense, keep, device);
-        let logits = model.forward(x, mask);
-        let loss = loss_fn.forward(logits.clone(), y);
+        let conv_masks = augment::conv_masks(&mut rng, b, &conv_units, conv_keep, device);
+        let logits = model.forward_dropout(batch.x, &conv_masks, mask);
+        let loss = augment::loss(&loss_fn, logits.clone(), batch.target);
         let batch_loss = f64::from(loss.clone().detach().into_scalar::<f32>());
-        correct += count_correct(logits.detach(), &train.labels, idx);
+        correct += count_correct(logits.detach(), &batch.labels);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(config.lr, model, grads);
         loss_sum += batch_loss * b as f64;
@@ -108,16 +120,18 @@ fn validate(model: &Net, x: &Examples, batch_size: usize, device: &Device) -> (f
         let logits = model.forward(t, None);
         let loss = loss_fn.forward(logits.clone(), y).into_scalar::<f32>();
         loss_sum += f64::from(loss) * idx.len() as f64;
-        correct += count_correct(logits, &x.labels, idx);
+        let labels: Vec<usize> = idx.iter().map(|&i| x.labels[i]).collect();
+        correct += count_correct(logits, &labels);
     }
     (loss_sum / x.len() as f64, correct as f64 / x.len() as f64)
 }
 
-fn count_correct(logits: Tensor<2>, labels: &[usize], idx: &[usize]) -> usize {
+/// Items whose largest logit is their label (`labels`: one per row of `logits`).
+fn count_correct(logits: Tensor<2>, labels: &[usize]) -> usize {
     let pred = logits.argmax(1).into_data_as::<i64>();
     pred.iter::<i64>()
-        .zip(idx)
-        .filter(|(p, &i)| *p == labels[i] as i64)
+        .zip(labels)
+        .filter(|(p, &l)| *p == l as i64)
         .count()
 }
 

@@ -1,7 +1,8 @@
 //! Training: the model of [`crate::model`] fitted to [`Examples`] (the data side, `data`) one
 //! epoch at a time (`epoch`: Adam on cross-entropy, seeded shuffles and dropout, validation
 //! every epoch), with early stopping, keep-best, per-epoch checkpoints and exact resume
-//! ([`checkpoint`]). Using a trained model is `crate::infer`'s.
+//! ([`checkpoint`]), and optional regularisation ([`augment`]: label smoothing, class weights,
+//! mixup, SpecAugment, conv dropout). Using a trained model is `crate::infer`'s.
 //!
 //! A run directory ([`RunDir`]) gets, in this order: `training.json` (the resolved
 //! [`TrainingConfig`]), `history.csv` (one line per epoch as it finishes), `checkpoint/` (the
@@ -9,7 +10,8 @@
 //! validation loss's with `keep_best`).
 //!
 //! Reproducibility: every random draw comes from ChaCha8 generators derived from the seed —
-//! stream 0 for the initial weights, stream `e` for epoch `e`'s shuffle and dropout masks — so
+//! stream 0 for the initial weights, stream `e` for epoch `e`'s shuffle and dropout masks, and
+//! streams past 2^63 for each step's augmentation draws ([`augment`]) — so
 //! an epoch does not depend on how the run got there, and a resumed run replays exactly what an
 //! unbroken one does. On `flex` the same config and seed give bit-identical results (tested);
 //! GPU reductions are not ordered, so `wgpu` runs agree only approximately.
@@ -22,6 +24,7 @@
 //! `docs/architecture.md`.
 
 pub mod adam;
+pub mod augment;
 pub mod checkpoint;
 mod data;
 mod epoch;
@@ -88,6 +91,7 @@ impl TrainJob {
         let origin = Path::new("(train job)");
         self.model.validate(origin)?;
         self.train.validate(origin)?;
+        augment::check(&self.train, input_shape)?;
         let t = &self.train;
         let model = NetConfig::from_section(&self.model, input_shape, self.classes.len())?;
         Ok(TrainingConfig {
@@ -180,7 +184,13 @@ pub fn train(
         cap.as_ref(),
         "train.batch_size",
     )?;
-    run.write_training(&config)?;
+    let reg = augment::Regularisation::resolve(
+        &job.model,
+        &job.train,
+        &train.labels,
+        config.classes.len(),
+    );
+    augment::write_training(run, &config, reg.as_ref())?;
 
     let mut model = config
         .model
@@ -188,7 +198,7 @@ pub fn train(
     let params = model.num_params();
     let mut optim = adam::init(&config.optimizer);
     let ckpt_dir = run.checkpoint_dir();
-    let fingerprint = fingerprint(&config, train, valid);
+    let fingerprint = fingerprint(&config, reg.as_ref(), train, valid);
     let mut state = checkpoint::start(&ckpt_dir, &fingerprint, config.epochs, &backend)?;
     let resumed_from = (state.epoch > 0).then_some(state.epoch);
     if resumed_from.is_some() {
@@ -313,12 +323,21 @@ fn check_part(config: &TrainingConfig, x: &Examples, what: &str) -> Result<()> {
 }
 
 /// Digest of what decides the result except the epoch count (so a finished run can be extended):
-/// the configuration and the data.
-fn fingerprint(config: &TrainingConfig, train: &Examples, valid: &Examples) -> String {
+/// the configuration, the regularisation (when on: a default run's digest is as before) and the
+/// data.
+fn fingerprint(
+    config: &TrainingConfig,
+    reg: Option<&augment::Regularisation>,
+    train: &Examples,
+    valid: &Examples,
+) -> String {
     let mut c = config.clone();
     c.epochs = 0;
     let mut h = Sha256::new();
     h.update(c.to_string().as_bytes());
+    if let Some(r) = reg {
+        h.update(serde_json::to_string(r).unwrap_or_default().as_bytes());
+    }
     h.update(train.digest().as_bytes());
     h.update(valid.digest().as_bytes());
     hex_prefix(&h.finalize(), 12)
