@@ -425,10 +425,12 @@ fn crnn_section_parses_and_stays_out_of_other_kinds_ids() {
     let (_, message) = config_error("[model]\nkind = \"crnn\"\nrnn = \"transformer\"");
     assert!(message.contains("transformer"), "{message}");
     let (_, message) = config_error("[model]\nrnn_units = 8");
-    assert!(message.contains("only applies to model.kind = \"crnn\""), "{message}");
-    let (_, message) = config_error(
-        "[features]\nkind = \"mel-db\"\n[model]\nkind = \"crnn\"\nrnn_units = 5000",
+    assert!(
+        message.contains("only applies to model.kind = \"crnn\""),
+        "{message}"
     );
+    let (_, message) =
+        config_error("[features]\nkind = \"mel-db\"\n[model]\nkind = \"crnn\"\nrnn_units = 5000");
     assert!(message.contains("between 1 and 4096"), "{message}");
 }
 
@@ -461,7 +463,12 @@ fn crnn_parameters_counted_by_hand_match_the_summary_and_burn() {
         (RnnKind::Bigru, "bidirectional (Bidirectional GRU)", 690, 10),
         (RnnKind::Gru, "gru (GRU)", 345, 5),
         (RnnKind::Lstm, "lstm (LSTM)", 460, 5),
-        (RnnKind::Bilstm, "bidirectional (Bidirectional LSTM)", 920, 10),
+        (
+            RnnKind::Bilstm,
+            "bidirectional (Bidirectional LSTM)",
+            920,
+            10,
+        ),
     ] {
         let attention = width * 5 + 10;
         let dense = width * 8 + 8;
@@ -516,7 +523,10 @@ fn crnn_parameters_counted_by_hand_match_the_summary_and_burn() {
 fn crnn_summary_text() {
     let cfg = NetConfig::from_section(&tiny_crnn(RnnKind::Bigru), &[8, 12], 3).unwrap();
     let text = cfg.summary().unwrap().to_string();
-    assert!(text.starts_with("Model: \"crnn\"  input (None, 8, 12, 1)"), "{text}");
+    assert!(
+        text.starts_with("Model: \"crnn\"  input (None, 8, 12, 1)"),
+        "{text}"
+    );
     assert!(
         text.contains("bidirectional (Bidirectional GRU)  (None, 6, 10)"),
         "{text}"
@@ -580,24 +590,70 @@ fn crnn_shapes_that_collapse_or_do_not_fit_are_errors() {
 }
 
 #[test]
+fn crnn_batches_over_a_buffer_cap_name_the_largest_layer() {
+    use ser::base::device::BufferCap;
+    use ser::model::{batch_that_fits, check_batch_fits};
+    let cap = |bytes| BufferCap {
+        bytes,
+        device: "wgpu:0 (test)".into(),
+    };
+    // the conv output is the largest: 8 × 12 × 4 f32 = 1,536 bytes per item
+    let cfg = NetConfig::from_section(&tiny_crnn(RnnKind::Bigru), &[8, 12], 3).unwrap();
+    let e = check_batch_fits(&cfg, 32, Some(&cap(15_360)), "--batch")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("conv2d_1") && e.contains("--batch = 10 or less"),
+        "{e}"
+    );
+    assert_eq!(batch_that_fits(&cfg, 32, Some(&cap(15_360))).unwrap(), 10);
+    // one filter and 64 units a direction: the recurrent layer's 6 × 128 states are the largest
+    let wide = ModelConfig {
+        filters: vec![1],
+        rnn_units: 64,
+        ..tiny_crnn(RnnKind::Bigru)
+    };
+    let cfg = NetConfig::from_section(&wide, &[8, 12], 3).unwrap();
+    let e = check_batch_fits(&cfg, 32, Some(&cap(3_072 * 4)), "--batch")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bidirectional") && e.contains("--batch = 4 or less"),
+        "{e}"
+    );
+}
+
+#[test]
 fn crnn_forward_shapes_probabilities_and_initialisation() {
     let device = Device::flex();
     for rnn in [RnnKind::Bigru, RnnKind::Gru, RnnKind::Lstm, RnnKind::Bilstm] {
         let cfg = NetConfig::from_section(&tiny_crnn(rnn), &[8, 12], 3).unwrap();
         let net = cfg.init(&device, &mut rng()).unwrap();
         // the same seed draws the same weights
-        assert_eq!(weights(&net), weights(&cfg.init(&device, &mut rng()).unwrap()));
+        assert_eq!(
+            weights(&net),
+            weights(&cfg.init(&device, &mut rng()).unwrap())
+        );
         let x = Tensor::<2>::from_data(
             TensorData::new(
-                (0..2 * 96).map(|i| (i as f32 / 50.0).sin()).collect::<Vec<_>>(),
+                (0..2 * 96)
+                    .map(|i| (i as f32 / 50.0).sin())
+                    .collect::<Vec<_>>(),
                 [2, 96],
             ),
             &device,
         );
         assert_eq!(net.forward(x.clone(), None).dims(), [2, 3]);
-        let p: Vec<f32> = net.probabilities(x.clone()).into_data().iter::<f32>().collect();
+        let p: Vec<f32> = net
+            .probabilities(x.clone())
+            .into_data()
+            .iter::<f32>()
+            .collect();
         for row in p.chunks(3) {
-            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{rnn}: {row:?}");
+            assert!(
+                (row.iter().sum::<f32>() - 1.0).abs() < 1e-5,
+                "{rnn}: {row:?}"
+            );
         }
         let mask = Tensor::<2>::from_data(TensorData::new(vec![0.0f32; 2 * 8], [2, 8]), &device);
         // everything dropped: only the output bias (zero) is left
@@ -616,7 +672,13 @@ fn crnn_forward_shapes_probabilities_and_initialisation() {
         panic!("not an lstm")
     };
     let bias = |l: &burn::nn::Linear| -> Vec<f32> {
-        l.bias.as_ref().unwrap().val().into_data().iter::<f32>().collect()
+        l.bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .iter::<f32>()
+            .collect()
     };
     let forget = lstm.forget_gate.as_ref().unwrap();
     assert_eq!(bias(&forget.input_transform), vec![1.0; 5]);

@@ -297,7 +297,13 @@ fn trains_a_tiny_crnn_deterministically_and_reloads_it() {
     use ser::config::RnnKind;
     let (tr, va) = (toy(48, &[6, 8], 1, false), toy(12, &[6, 8], 2, false));
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = train::train(&crnn_job(2, RnnKind::Bigru), &tr, &va, &RunDir::new(d1.path())).unwrap();
+    let a = train::train(
+        &crnn_job(2, RnnKind::Bigru),
+        &tr,
+        &va,
+        &RunDir::new(d1.path()),
+    )
+    .unwrap();
     assert!(a.finished);
     assert_eq!(a.history.len(), 2);
     assert!(
@@ -306,7 +312,13 @@ fn trains_a_tiny_crnn_deterministically_and_reloads_it() {
         a.history
     );
     // the same seed on the CPU: the same run, to the bit
-    let b = train::train(&crnn_job(2, RnnKind::Bigru), &tr, &va, &RunDir::new(d2.path())).unwrap();
+    let b = train::train(
+        &crnn_job(2, RnnKind::Bigru),
+        &tr,
+        &va,
+        &RunDir::new(d2.path()),
+    )
+    .unwrap();
     assert_eq!(numbers(&a), numbers(&b));
     assert_eq!(weights(&a), weights(&b));
     // the saved model (model.json + weights) predicts as the trained one
@@ -315,10 +327,19 @@ fn trains_a_tiny_crnn_deterministically_and_reloads_it() {
     assert_eq!(p, probs(&a, &va));
     // an LSTM trains too, and differs
     let d3 = tempfile::tempdir().unwrap();
-    let c = train::train(&crnn_job(2, RnnKind::Lstm), &tr, &va, &RunDir::new(d3.path())).unwrap();
+    let c = train::train(
+        &crnn_job(2, RnnKind::Lstm),
+        &tr,
+        &va,
+        &RunDir::new(d3.path()),
+    )
+    .unwrap();
     assert!(c.history.iter().all(|r| r.loss.is_finite()));
     assert_ne!(numbers(&a), numbers(&c));
-    assert_eq!(infer::predict(&RunDir::new(d3.path()), &va).unwrap(), probs(&c, &va));
+    assert_eq!(
+        infer::predict(&RunDir::new(d3.path()), &va).unwrap(),
+        probs(&c, &va)
+    );
 }
 
 #[test]

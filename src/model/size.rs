@@ -124,11 +124,7 @@ pub fn check_size(
             }
             let states = frames.saturating_mul(width);
             if states > largest.0 {
-                largest = (
-                    states,
-                    "model.rnn_units",
-                    "the recurrent layer".to_string(),
-                );
+                largest = (states, "model.rnn_units", "the recurrent layer".to_string());
             }
             flat = width;
         }
