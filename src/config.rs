@@ -401,6 +401,8 @@ pub enum ModelKind {
     Cnn1d,
     /// Conv2D stack over a matrix per clip (the report's mel-spectrogram model).
     Cnn2d,
+    /// Conv2D blocks as `cnn2d`, then a recurrent layer over the frames and attention pooling.
+    Crnn,
 }
 
 impl ModelKind {
@@ -409,8 +411,76 @@ impl ModelKind {
         match self {
             ModelKind::Cnn1d => "cnn1d",
             ModelKind::Cnn2d => "cnn2d",
+            ModelKind::Crnn => "crnn",
         }
     }
+
+    /// Whether the network takes a matrix per clip (`cnn2d`, `crnn`).
+    pub fn is_2d(self) -> bool {
+        self != ModelKind::Cnn1d
+    }
+}
+
+/// The recurrent layer of a `crnn`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RnnKind {
+    /// Bidirectional GRU: a GRU forwards and one backwards over the frames, concatenated.
+    #[default]
+    Bigru,
+    /// GRU forwards over the frames.
+    Gru,
+    /// LSTM forwards over the frames.
+    Lstm,
+    /// Bidirectional LSTM.
+    Bilstm,
+}
+
+impl RnnKind {
+    /// The name used in TOML.
+    pub fn name(self) -> &'static str {
+        match self {
+            RnnKind::Bigru => "bigru",
+            RnnKind::Gru => "gru",
+            RnnKind::Lstm => "lstm",
+            RnnKind::Bilstm => "bilstm",
+        }
+    }
+
+    /// Directions (1, or 2 for the bidirectional ones): the output width is `directions × units`.
+    pub fn directions(self) -> usize {
+        match self {
+            RnnKind::Bigru | RnnKind::Bilstm => 2,
+            RnnKind::Gru | RnnKind::Lstm => 1,
+        }
+    }
+
+    /// Gates per direction, each an input and a hidden affine map: GRU 3, LSTM 4.
+    pub fn gates(self) -> usize {
+        match self {
+            RnnKind::Bigru | RnnKind::Gru => 3,
+            RnnKind::Lstm | RnnKind::Bilstm => 4,
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        *self == RnnKind::default()
+    }
+}
+
+impl std::fmt::Display for RnnKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Default `model.rnn_units`.
+pub const DEFAULT_RNN_UNITS: usize = 64;
+/// Most `model.rnn_units`.
+pub const MAX_RNN_UNITS: usize = 4096;
+
+fn is_default_rnn_units(units: &usize) -> bool {
+    *units == DEFAULT_RNN_UNITS
 }
 
 impl std::fmt::Display for ModelKind {
@@ -452,11 +522,13 @@ impl Default for PoolConfig {
 }
 
 /// The network: per conv layer Conv (kernel, same padding) [+ batch norm] + ReLU + MaxPool; then
-/// Flatten, Dense + ReLU, Dropout, Dense(classes). Defaults are the report's 1D model.
+/// Flatten (`crnn`: a recurrent layer over the frames and attention pooling), Dense + ReLU,
+/// Dropout, Dense(classes). Defaults are the report's 1D model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// `cnn1d` or `cnn2d`; must match the features (`cnn2d` for `mel-db` / `mfcc`).
+    /// `cnn1d`, `cnn2d` or `crnn`; must match the features (`cnn2d` / `crnn` for `mel-db` /
+    /// `mfcc`).
     pub kind: ModelKind,
     /// Filters of each conv layer; their count is the depth. Report: [512, 512, 128].
     pub filters: Vec<usize>,
@@ -474,6 +546,14 @@ pub struct ModelConfig {
     /// the resolved config when 0, so old job ids do not move.
     #[serde(skip_serializing_if = "is_zero")]
     pub conv_dropout: f64,
+    /// `crnn` only: the recurrent layer, `bigru` (default), `gru`, `lstm` or `bilstm`. Left out
+    /// of the resolved config when default, so the ids of jobs made before it existed do not move.
+    #[serde(skip_serializing_if = "RnnKind::is_default")]
+    pub rnn: RnnKind,
+    /// `crnn` only: hidden units per direction of the recurrent layer (and of the attention's
+    /// scoring layer). Default 64; left out of the resolved config when default.
+    #[serde(skip_serializing_if = "is_default_rnn_units")]
+    pub rnn_units: usize,
 }
 
 impl Default for ModelConfig {
@@ -487,6 +567,8 @@ impl Default for ModelConfig {
             dropout: 0.4,
             batch_norm: false,
             conv_dropout: 0.0,
+            rnn: RnnKind::default(),
+            rnn_units: DEFAULT_RNN_UNITS,
         }
     }
 }
@@ -496,7 +578,7 @@ impl ModelConfig {
     pub fn pool_size(&self) -> usize {
         self.pool.size.unwrap_or(match self.kind {
             ModelKind::Cnn1d => 6,
-            ModelKind::Cnn2d => 5,
+            ModelKind::Cnn2d | ModelKind::Crnn => 5,
         })
     }
 
@@ -682,6 +764,38 @@ impl ModelConfig {
                     self.conv_dropout
                 ),
             );
+        }
+        if !(1..=MAX_RNN_UNITS).contains(&self.rnn_units) {
+            return bad(
+                "model.rnn_units",
+                format!(
+                    "must be between 1 and {MAX_RNN_UNITS} (default {DEFAULT_RNN_UNITS}), got {}",
+                    self.rnn_units
+                ),
+            );
+        }
+        // Ignored by the CNNs, so set there it would only move the job's id.
+        if self.kind != ModelKind::Crnn {
+            if !self.rnn.is_default() {
+                return bad(
+                    "model.rnn",
+                    format!(
+                        "only applies to model.kind = \"crnn\" (this is {}): leave it out or \
+                         use crnn",
+                        self.kind
+                    ),
+                );
+            }
+            if !is_default_rnn_units(&self.rnn_units) {
+                return bad(
+                    "model.rnn_units",
+                    format!(
+                        "only applies to model.kind = \"crnn\" (this is {}): leave it out or \
+                         use crnn",
+                        self.kind
+                    ),
+                );
+            }
         }
         Ok(())
     }
@@ -1044,12 +1158,12 @@ impl Config {
         self.train.validate(origin)?;
         self.eval.targets(origin)?;
         let m = &self.model;
-        if m.kind == ModelKind::Cnn2d && !f.kind.is_2d() {
+        if m.kind.is_2d() && !f.kind.is_2d() {
             return bad(
                 "model.kind",
                 format!(
-                    "cnn2d needs a matrix per clip, but features.kind `{}` is a vector: use cnn1d, or mel-db / mfcc",
-                    f.kind
+                    "{} needs a matrix per clip, but features.kind `{}` is a vector: use cnn1d, or mel-db / mfcc",
+                    m.kind, f.kind
                 ),
             );
         }
@@ -1057,7 +1171,7 @@ impl Config {
             return bad(
                 "model.kind",
                 format!(
-                    "cnn1d needs a vector per clip, but features.kind `{}` is a matrix: use cnn2d, or zcr+rms / zcr / rms / energy",
+                    "cnn1d needs a vector per clip, but features.kind `{}` is a matrix: use cnn2d or crnn, or zcr+rms / zcr / rms / energy",
                     f.kind
                 ),
             );

@@ -244,6 +244,62 @@ fn eval_and_predict_use_the_saved_model() {
     assert!(err.contains("timit"), "{err}");
 }
 
+/// A CRNN run goes through the same commands: `ser model summary` lists its layers, `ser train`
+/// saves it, `ser eval` reproduces the run's metrics from the saved model, `ser predict` reads it.
+#[test]
+fn a_crnn_run_is_evaluated_and_predicts_from_its_saved_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("crnn.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[data]\ncorpus = \"synth\"\npath = \"{}\"\nsynth_actors = 2\nsynth_seed = 5\n\
+             [features]\nkind = \"mel-db\"\nn_mels = 32\n[split]\nvalid = 0.1\n\
+             [model]\nkind = \"crnn\"\nfilters = [4, 4]\nkernel = 3\ndense = 8\n\
+             rnn = \"lstm\"\nrnn_units = 6\n[train]\nepochs = 2\nseed = 1\nlr = 1e-3\n",
+            dir.path().join("synth").display()
+        ),
+    )
+    .unwrap();
+    let summary = stdout(ser().args(["model", "summary"]).arg(&cfg));
+    assert!(summary.contains("Model: \"crnn\""), "{summary}");
+    assert!(summary.contains("lstm (LSTM)"), "{summary}");
+    assert!(
+        summary.contains("attention (AttentionPooling)"),
+        "{summary}"
+    );
+    let run = dir.path().join("run");
+    let cache = dir.path().join("cache");
+    train(&cfg, &run, &cache);
+    let trained = json(&run.join("metrics.json"));
+    let out = stdout(
+        ser()
+            .args(["-q", "eval"])
+            .arg(&run)
+            .arg("--cache")
+            .arg(&cache),
+    );
+    assert!(out.contains("eval directory"), "{out}");
+    let again = json(&run.join("eval/test/metrics.json"));
+    for key in ["accuracy", "f1_macro", "confusion", "n"] {
+        assert_eq!(trained[key], again[key], "{key} differs on re-evaluation");
+    }
+    let wav = dir.path().join("a16k.wav");
+    write_sine_wav(&wav, 16_000, 1.2);
+    let v: Value = serde_json::from_str(&stdout(
+        ser()
+            .args(["-q", "predict"])
+            .arg(&run)
+            .arg(&wav)
+            .arg("--json"),
+    ))
+    .unwrap();
+    let probs = v["predictions"][0]["probabilities"].as_array().unwrap();
+    assert_eq!(probs.len(), 6);
+    let sum: f64 = probs.iter().map(|x| x.as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-4, "{v}");
+}
+
 /// A small 1D model on the real EmoDB clips (six classes, the report's split) learns: test
 /// accuracy clearly above chance (1/6). Needs `../shared/data/emodb`.
 #[test]

@@ -8,7 +8,9 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use ser::config::{BackendKind, Config, ModelConfig, ModelKind, PoolPadding, TrainConfig};
+use ser::config::{
+    BackendKind, Config, ModelConfig, ModelKind, PoolConfig, PoolPadding, RnnKind, TrainConfig,
+};
 use ser::model::{Net, NetConfig};
 use ser::Error;
 
@@ -387,6 +389,13 @@ fn bad_model_and_train_values_name_the_key() {
         ("[train]\nbeta2 = 1.0", "train.beta2"),
         ("[train]\nepsilon = 0.0", "train.epsilon"),
         ("[train]\npatience = 0", "train.patience"),
+        (
+            "[features]\nkind = \"mel-db\"\n[model]\nkind = \"crnn\"\nrnn_units = 0",
+            "model.rnn_units",
+        ),
+        ("[model]\nrnn = \"lstm\"", "model.rnn"),
+        ("[model]\nrnn_units = 32", "model.rnn_units"),
+        ("[model]\nkind = \"crnn\"", "model.kind"),
     ] {
         let (k, message) = config_error(text);
         assert_eq!(k, key, "{text}: {message}");
@@ -397,6 +406,284 @@ fn bad_model_and_train_values_name_the_key() {
     assert!(message.contains("tpu"), "{message}");
     let (_, message) = config_error("[model]\npool = { size = 3, pading = \"same\" }");
     assert!(message.contains("pading"), "{message}");
+}
+
+#[test]
+fn crnn_section_parses_and_stays_out_of_other_kinds_ids() {
+    let c = parse(
+        "[features]\nkind = \"mel-db\"\n[model]\nkind = \"crnn\"\nrnn = \"lstm\"\nrnn_units = 32",
+    )
+    .unwrap();
+    assert_eq!(c.model.kind, ModelKind::Crnn);
+    assert_eq!((c.model.rnn, c.model.rnn_units), (RnnKind::Lstm, 32));
+    assert_eq!(c.model.pool_size(), 5);
+    let text = toml::to_string(&c).unwrap();
+    assert_eq!(parse(&text).unwrap(), c);
+    // the new keys are left out of the resolved config at their defaults (job ids stay put)
+    let report = toml::to_string(&parse("").unwrap().model).unwrap();
+    assert!(!report.contains("rnn"), "{report}");
+    let (_, message) = config_error("[model]\nkind = \"crnn\"\nrnn = \"transformer\"");
+    assert!(message.contains("transformer"), "{message}");
+    let (_, message) = config_error("[model]\nrnn_units = 8");
+    assert!(
+        message.contains("only applies to model.kind = \"crnn\""),
+        "{message}"
+    );
+    let (_, message) =
+        config_error("[features]\nkind = \"mel-db\"\n[model]\nkind = \"crnn\"\nrnn_units = 5000");
+    assert!(message.contains("between 1 and 4096"), "{message}");
+}
+
+// --- The CRNN: conv blocks, recurrent layer, attention pooling ---
+
+/// One 3×3 conv layer of 4 filters, 2×2 pools, a recurrent layer of 5 units, Dense 8.
+fn tiny_crnn(rnn: RnnKind) -> ModelConfig {
+    ModelConfig {
+        kind: ModelKind::Crnn,
+        filters: vec![4],
+        kernel: 3,
+        pool: PoolConfig {
+            size: Some(2),
+            ..Default::default()
+        },
+        dense: 8,
+        rnn,
+        rnn_units: 5,
+        ..ModelConfig::default()
+    }
+}
+
+#[test]
+fn crnn_parameters_counted_by_hand_match_the_summary_and_burn() {
+    // Input 8 × 12: conv 3·3·1·4 + 4 = 40; pooled 4 × 6 × 4 -> 6 steps of 4·4 = 16 values.
+    // A Burn GRU direction: 3 gates × (16·5 + 5·5 + 5 + 5) = 345 (each gate an input and a
+    // hidden map, both biased); an LSTM direction: 4 × 115 = 460.
+    // Attention over width w: w·5 + 5 + 5; then Dense(w -> 8) and Dense(8 -> 3) = 27.
+    for (rnn, layer, rnn_params, width) in [
+        (RnnKind::Bigru, "bidirectional (Bidirectional GRU)", 690, 10),
+        (RnnKind::Gru, "gru (GRU)", 345, 5),
+        (RnnKind::Lstm, "lstm (LSTM)", 460, 5),
+        (
+            RnnKind::Bilstm,
+            "bidirectional (Bidirectional LSTM)",
+            920,
+            10,
+        ),
+    ] {
+        let attention = width * 5 + 10;
+        let dense = width * 8 + 8;
+        let total = 40 + rnn_params + attention + dense + 27;
+        let section = tiny_crnn(rnn);
+        let cfg = NetConfig::from_section(&section, &[8, 12], 3).unwrap();
+        let summary = cfg.summary().unwrap();
+        let rows: Vec<(&str, Vec<usize>, usize)> = summary
+            .rows
+            .iter()
+            .map(|r| (r.layer.as_str(), r.output.clone(), r.params))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("conv2d_1 (Conv2D)", vec![8, 12, 4], 40),
+                ("max_pooling2d_1 (MaxPooling2D)", vec![4, 6, 4], 0),
+                ("reshape (Reshape)", vec![6, 16], 0),
+                (layer, vec![6, width], rnn_params),
+                ("attention (AttentionPooling)", vec![width], attention),
+                ("dense (Dense)", vec![8], dense),
+                ("dropout (Dropout)", vec![8], 0),
+                ("dense_1 (Dense)", vec![3], 27),
+            ],
+            "{rnn}"
+        );
+        assert_eq!(summary.total(), total, "{rnn}");
+        assert_eq!(summary.flatten_len(), None);
+        let net = cfg.init(&Device::flex(), &mut rng()).unwrap();
+        assert_eq!(net.num_params(), total, "{rnn}");
+        let size = ser::model::check_size(&section, &[8, 12], 3, 32).unwrap();
+        assert_eq!(size.params, total as u128, "{rnn}");
+    }
+    // with batch norm: gamma, beta (trained) and the moving statistics (not), all in Burn's count
+    let bn = ModelConfig {
+        batch_norm: true,
+        ..tiny_crnn(RnnKind::Bigru)
+    };
+    let cfg = NetConfig::from_section(&bn, &[8, 12], 3).unwrap();
+    let summary = cfg.summary().unwrap();
+    assert_eq!(summary.total(), 905 + 16);
+    assert_eq!(summary.trainable(), 905 + 8);
+    assert_eq!(
+        cfg.init(&Device::flex(), &mut rng()).unwrap().num_params(),
+        summary.total()
+    );
+    let size = ser::model::check_size(&bn, &[8, 12], 3, 32).unwrap();
+    assert_eq!(size.params, 905 + 16);
+}
+
+#[test]
+fn crnn_summary_text() {
+    let cfg = NetConfig::from_section(&tiny_crnn(RnnKind::Bigru), &[8, 12], 3).unwrap();
+    let text = cfg.summary().unwrap().to_string();
+    assert!(
+        text.starts_with("Model: \"crnn\"  input (None, 8, 12, 1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bidirectional (Bidirectional GRU)  (None, 6, 10)"),
+        "{text}"
+    );
+    assert!(text.contains("Total params: 905"), "{text}");
+}
+
+#[test]
+fn crnn_shapes_that_collapse_or_do_not_fit_are_errors() {
+    // 2×2 valid pools: 12 frames -> 6 -> 3 -> 1 -> nothing
+    let deep = ModelConfig {
+        filters: vec![2; 4],
+        ..tiny_crnn(RnnKind::Bigru)
+    };
+    let e = NetConfig::from_section(&deep, &[16, 12], 3).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    let text = e.to_string();
+    assert!(text.contains("crnn layer 4 of 4"), "{text}");
+    assert!(text.contains("on 2 × 1 would reach size 0"), "{text}");
+    assert!(text.contains("model.pool.size"), "{text}");
+    // `same` pooling keeps one frame
+    let same = ModelConfig {
+        pool: PoolConfig {
+            size: Some(2),
+            padding: PoolPadding::Same,
+            ..Default::default()
+        },
+        ..deep
+    };
+    let cfg = NetConfig::from_section(&same, &[16, 12], 3).unwrap();
+    let summary = cfg.summary().unwrap();
+    let reshape = summary.rows.iter().find(|r| r.layer.starts_with("reshape"));
+    assert_eq!(reshape.unwrap().output, vec![1, 2]);
+    // a vector per clip
+    let e = NetConfig::from_section(&tiny_crnn(RnnKind::Gru), &[96], 3)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("crnn takes a matrix [rows, cols]"), "{e}");
+    assert!(e.contains("use cnn1d"), "{e}");
+    // an empty input
+    let e = NetConfig::from_section(&tiny_crnn(RnnKind::Gru), &[0, 12], 3)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("crnn: the input 0 × 12 is empty"), "{e}");
+    // too many parameters in the recurrent layer names its key
+    let huge = ModelConfig {
+        filters: vec![8],
+        rnn_units: 4096,
+        ..tiny_crnn(RnnKind::Bilstm)
+    };
+    let (key, message) = ser::model::check_size(&huge, &[16_384, 12], 3, 1).unwrap_err();
+    assert_eq!(key, "model.filters", "{message}");
+    let wide = ModelConfig {
+        filters: vec![1],
+        rnn_units: 4096,
+        dense: 1 << 20,
+        ..tiny_crnn(RnnKind::Bilstm)
+    };
+    let (key, message) = ser::model::check_size(&wide, &[4, 4], 3, 1).unwrap_err();
+    assert_eq!(key, "model.dense", "{message}");
+}
+
+#[test]
+fn crnn_batches_over_a_buffer_cap_name_the_largest_layer() {
+    use ser::base::device::BufferCap;
+    use ser::model::{batch_that_fits, check_batch_fits};
+    let cap = |bytes| BufferCap {
+        bytes,
+        device: "wgpu:0 (test)".into(),
+    };
+    // the conv output is the largest: 8 × 12 × 4 f32 = 1,536 bytes per item
+    let cfg = NetConfig::from_section(&tiny_crnn(RnnKind::Bigru), &[8, 12], 3).unwrap();
+    let e = check_batch_fits(&cfg, 32, Some(&cap(15_360)), "--batch")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("conv2d_1") && e.contains("--batch = 10 or less"),
+        "{e}"
+    );
+    assert_eq!(batch_that_fits(&cfg, 32, Some(&cap(15_360))).unwrap(), 10);
+    // one filter and 64 units a direction: the recurrent layer's 6 × 128 states are the largest
+    let wide = ModelConfig {
+        filters: vec![1],
+        rnn_units: 64,
+        ..tiny_crnn(RnnKind::Bigru)
+    };
+    let cfg = NetConfig::from_section(&wide, &[8, 12], 3).unwrap();
+    let e = check_batch_fits(&cfg, 32, Some(&cap(3_072 * 4)), "--batch")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bidirectional") && e.contains("--batch = 4 or less"),
+        "{e}"
+    );
+}
+
+#[test]
+fn crnn_forward_shapes_probabilities_and_initialisation() {
+    let device = Device::flex();
+    for rnn in [RnnKind::Bigru, RnnKind::Gru, RnnKind::Lstm, RnnKind::Bilstm] {
+        let cfg = NetConfig::from_section(&tiny_crnn(rnn), &[8, 12], 3).unwrap();
+        let net = cfg.init(&device, &mut rng()).unwrap();
+        // the same seed draws the same weights
+        assert_eq!(
+            weights(&net),
+            weights(&cfg.init(&device, &mut rng()).unwrap())
+        );
+        let x = Tensor::<2>::from_data(
+            TensorData::new(
+                (0..2 * 96)
+                    .map(|i| (i as f32 / 50.0).sin())
+                    .collect::<Vec<_>>(),
+                [2, 96],
+            ),
+            &device,
+        );
+        assert_eq!(net.forward(x.clone(), None).dims(), [2, 3]);
+        let p: Vec<f32> = net
+            .probabilities(x.clone())
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        for row in p.chunks(3) {
+            assert!(
+                (row.iter().sum::<f32>() - 1.0).abs() < 1e-5,
+                "{rnn}: {row:?}"
+            );
+        }
+        let mask = Tensor::<2>::from_data(TensorData::new(vec![0.0f32; 2 * 8], [2, 8]), &device);
+        // everything dropped: only the output bias (zero) is left
+        let logits = net.forward(x, Some(mask));
+        assert!(logits.into_data().iter::<f32>().all(|v| v == 0.0), "{rnn}");
+    }
+    // Keras' LSTM forget bias: 1 on the forget gate's input map, 0 elsewhere
+    let net = NetConfig::from_section(&tiny_crnn(RnnKind::Lstm), &[8, 12], 3)
+        .unwrap()
+        .init(&device, &mut rng())
+        .unwrap();
+    let Net::Crnn(crnn) = &net else {
+        panic!("not a crnn")
+    };
+    let ser::model::Recurrent::Lstm(lstm) = &crnn.rnn else {
+        panic!("not an lstm")
+    };
+    let bias = |l: &burn::nn::Linear| -> Vec<f32> {
+        l.bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .iter::<f32>()
+            .collect()
+    };
+    let forget = lstm.forget_gate.as_ref().unwrap();
+    assert_eq!(bias(&forget.input_transform), vec![1.0; 5]);
+    assert_eq!(bias(&forget.hidden_transform), vec![0.0; 5]);
+    assert_eq!(bias(&lstm.input_gate.input_transform), vec![0.0; 5]);
 }
 
 #[test]

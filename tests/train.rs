@@ -273,6 +273,92 @@ fn trains_a_tiny_2d_network() {
     assert_eq!(p, probs(&out, &va));
 }
 
+/// A tiny CRNN over 6 × 8 matrices: one conv layer, 2×2 pools (4 frames), `rnn` of 6 units.
+fn crnn_job(epochs: usize, rnn: ser::config::RnnKind) -> TrainJob {
+    let mut j = job(epochs);
+    j.model = ModelConfig {
+        kind: ModelKind::Crnn,
+        filters: vec![4],
+        kernel: 3,
+        dense: 8,
+        rnn,
+        rnn_units: 6,
+        pool: ser::config::PoolConfig {
+            size: Some(2),
+            ..Default::default()
+        },
+        ..ModelConfig::default()
+    };
+    j
+}
+
+#[test]
+fn trains_a_tiny_crnn_deterministically_and_reloads_it() {
+    use ser::config::RnnKind;
+    let (tr, va) = (toy(48, &[6, 8], 1, false), toy(12, &[6, 8], 2, false));
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = train::train(
+        &crnn_job(2, RnnKind::Bigru),
+        &tr,
+        &va,
+        &RunDir::new(d1.path()),
+    )
+    .unwrap();
+    assert!(a.finished);
+    assert_eq!(a.history.len(), 2);
+    assert!(
+        a.history[1].loss < a.history[0].loss,
+        "the loss did not fall: {:?}",
+        a.history
+    );
+    // the same seed on the CPU: the same run, to the bit
+    let b = train::train(
+        &crnn_job(2, RnnKind::Bigru),
+        &tr,
+        &va,
+        &RunDir::new(d2.path()),
+    )
+    .unwrap();
+    assert_eq!(numbers(&a), numbers(&b));
+    assert_eq!(weights(&a), weights(&b));
+    // the saved model (model.json + weights) predicts as the trained one
+    let p = infer::predict(&RunDir::new(d1.path()), &va).unwrap();
+    assert_eq!(p.len(), 12);
+    assert_eq!(p, probs(&a, &va));
+    // an LSTM trains too, and differs
+    let d3 = tempfile::tempdir().unwrap();
+    let c = train::train(
+        &crnn_job(2, RnnKind::Lstm),
+        &tr,
+        &va,
+        &RunDir::new(d3.path()),
+    )
+    .unwrap();
+    assert!(c.history.iter().all(|r| r.loss.is_finite()));
+    assert_ne!(numbers(&a), numbers(&c));
+    assert_eq!(
+        infer::predict(&RunDir::new(d3.path()), &va).unwrap(),
+        probs(&c, &va)
+    );
+}
+
+#[test]
+fn an_interrupted_crnn_run_resumes_to_the_same_result() {
+    use ser::config::RnnKind;
+    let (tr, va) = (toy(24, &[6, 8], 1, false), toy(6, &[6, 8], 2, false));
+    let unbroken_dir = tempfile::tempdir().unwrap();
+    let job = crnn_job(2, RnnKind::Bigru);
+    let unbroken = train::train(&job, &tr, &va, &RunDir::new(unbroken_dir.path())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = crnn_job(2, RnnKind::Bigru);
+    first.stop_after = Some(1);
+    train::train(&first, &tr, &va, &RunDir::new(dir.path())).unwrap();
+    let resumed = train::train(&job, &tr, &va, &RunDir::new(dir.path())).unwrap();
+    assert_eq!(resumed.resumed_from, Some(1));
+    assert_eq!(numbers(&resumed), numbers(&unbroken));
+    assert_eq!(weights(&resumed), weights(&unbroken));
+}
+
 #[test]
 fn bad_inputs_are_errors() {
     let dir = tempfile::tempdir().unwrap();

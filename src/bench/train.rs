@@ -482,6 +482,7 @@ fn config_label(config: &NetConfig) -> String {
     match config {
         NetConfig::Cnn1d(c) => format!("1d {:?}", c.filters),
         NetConfig::Cnn2d(c) => format!("2d {:?}", c.filters),
+        NetConfig::Crnn(c) => format!("crnn {:?} {} {}", c.filters, c.rnn, c.rnn_units),
     }
 }
 

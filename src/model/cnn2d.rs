@@ -72,10 +72,15 @@ impl Cnn2dConfig {
     /// `[rows, cols]` after each layer's pool; fails naming the first layer whose output would
     /// be empty.
     pub fn sizes(&self) -> Result<Vec<[usize; 2]>> {
+        self.sizes_in("cnn2d")
+    }
+
+    /// [`Self::sizes`], errors naming the network `name` (the conv part of a `crnn` too).
+    pub(super) fn sizes_in(&self, name: &str) -> Result<Vec<[usize; 2]>> {
         let [mut rows, mut cols] = self.input;
         if rows == 0 || cols == 0 {
             return Err(Error::Model(format!(
-                "cnn2d: the input {rows} × {cols} is empty"
+                "{name}: the input {rows} × {cols} is empty"
             )));
         }
         let mut out = Vec::with_capacity(self.filters.len());
@@ -88,7 +93,7 @@ impl Cnn2dConfig {
                 }
                 _ => {
                     return Err(Error::Model(format!(
-                        "cnn2d layer {layer} of {}: max-pool {s}×{s} (stride {}, valid) on {rows} × {cols} \
+                        "{name} layer {layer} of {}: max-pool {s}×{s} (stride {}, valid) on {rows} × {cols} \
                          would reach size 0; use fewer layers, a smaller model.pool.size, or \
                          model.pool.padding = \"same\"",
                         self.filters.len(),
@@ -104,12 +109,23 @@ impl Cnn2dConfig {
 
     /// The Keras-like layer table (fails like [`Self::sizes`]).
     pub fn summary(&self) -> Result<Summary> {
-        let sizes = self.sizes()?;
+        let (mut rows, [h, w], cin) = self.conv_rows(&self.sizes()?);
+        let flat = h * w * cin;
+        rows.extend(super::head::summary_rows(flat, self.dense, self.n_classes));
+        Ok(Summary::new(
+            "cnn2d",
+            vec![self.input[0], self.input[1], 1],
+            rows,
+        ))
+    }
+
+    /// The conv layers' rows for pooled `sizes`, with the last pool's `[rows, cols]` and channels.
+    pub(super) fn conv_rows(&self, sizes: &[[usize; 2]]) -> (Vec<SummaryRow>, [usize; 2], usize) {
         let k = self.kernel;
         let mut rows = Vec::new();
         let [mut h, mut w] = self.input;
         let mut cin = 1;
-        for (i, (&f, &[ph, pw])) in self.filters.iter().zip(&sizes).enumerate() {
+        for (i, (&f, &[ph, pw])) in self.filters.iter().zip(sizes).enumerate() {
             let n = i + 1;
             rows.push(SummaryRow::new(
                 format!("conv2d_{n} (Conv2D)"),
@@ -126,18 +142,33 @@ impl Cnn2dConfig {
             ));
             (h, w, cin) = (ph, pw, f);
         }
-        let flat = h * w * cin;
-        rows.extend(super::head::summary_rows(flat, self.dense, self.n_classes));
-        Ok(Summary::new(
-            "cnn2d",
-            vec![self.input[0], self.input[1], 1],
-            rows,
-        ))
+        (rows, [h, w], cin)
     }
 
     /// Builds the network on `device`, weights drawn from `rng` (Glorot-uniform, zero biases).
     pub fn init(&self, device: &Device, rng: &mut ChaCha8Rng) -> Result<Cnn2d> {
         let sizes = self.sizes()?;
+        let (convs, norms, pool) = self.init_convs(device, rng);
+        let [h, w] = sizes.last().copied().unwrap_or(self.input);
+        let flat = h * w * self.filters.last().copied().unwrap_or(1);
+        let (hidden, output) = super::head::init(flat, self.dense, self.n_classes, rng, device);
+        Ok(Cnn2d {
+            rows: self.input[0],
+            cols: self.input[1],
+            convs,
+            norms,
+            pool,
+            hidden,
+            output,
+        })
+    }
+
+    /// The conv layers (weights drawn from `rng`, first to last), their norms and the pool.
+    pub(super) fn init_convs(
+        &self,
+        device: &Device,
+        rng: &mut ChaCha8Rng,
+    ) -> (Vec<Conv2d>, Vec<BatchNorm>, MaxPool2d) {
         let k = self.kernel;
         let mut convs = Vec::new();
         let mut norms = Vec::new();
@@ -154,9 +185,6 @@ impl Cnn2dConfig {
             }
             cin = f;
         }
-        let [h, w] = sizes.last().copied().unwrap_or(self.input);
-        let flat = h * w * cin;
-        let (hidden, output) = super::head::init(flat, self.dense, self.n_classes, rng, device);
         let padding = match self.pool_padding {
             PoolPadding::Valid => PaddingConfig2d::Valid,
             PoolPadding::Same => PaddingConfig2d::Same,
@@ -165,15 +193,7 @@ impl Cnn2dConfig {
             .with_strides([self.pool_stride, self.pool_stride])
             .with_padding(padding)
             .init();
-        Ok(Cnn2d {
-            rows: self.input[0],
-            cols: self.input[1],
-            convs,
-            norms,
-            pool,
-            hidden,
-            output,
-        })
+        (convs, norms, pool)
     }
 }
 
@@ -197,25 +217,46 @@ impl Cnn2d {
         dropout_mask: Option<Tensor<2>>,
     ) -> Tensor<2> {
         let [batch, _] = x.dims();
-        let mut h: Tensor<4> = x.reshape([batch, 1, self.rows, self.cols]);
-        for (i, conv) in self.convs.iter().enumerate() {
-            // relu(pool(h)) == pool(relu(h)) (both monotone): the ReLU runs on the pooled,
-            // smaller tensor, inside the pool pass with our kernels; without a norm between
-            // them, conv, ReLU and pool are one op (`ops::conv2d_relu_pool`).
-            h = match self.norms.get(i) {
-                Some(norm) => {
-                    let c = norm.forward(super::ops::conv2d(conv, h));
-                    super::ops::max_pool2d_relu(&self.pool, c)
-                }
-                None => super::ops::conv2d_relu_pool(conv, &self.pool, h),
-            };
-            if let Some(mask) = conv_masks.get(i) {
-                let dims = h.dims();
-                h = h * mask.clone().reshape(dims);
-            }
-        }
+        let h = forward_convs(
+            &self.convs,
+            &self.norms,
+            &self.pool,
+            x.reshape([batch, 1, self.rows, self.cols]),
+            conv_masks,
+        );
         // Channel-major flatten ([channels, rows, cols]); Keras' is channels-last (module doc).
         let flat: Tensor<2> = h.flatten(1, 3);
         super::head::forward(&self.hidden, &self.output, flat, dropout_mask)
     }
+}
+
+/// The conv layers over `h`, each followed by its norm (if any), ReLU and the max-pool.
+///
+/// # Shapes
+/// - `h`: `[batch, 1, rows, cols]`
+/// - output: `[batch, filters, rows', cols']` (after the last pool)
+pub(super) fn forward_convs(
+    convs: &[Conv2d],
+    norms: &[BatchNorm],
+    pool: &MaxPool2d,
+    mut h: Tensor<4>,
+    conv_masks: &[Tensor<2>],
+) -> Tensor<4> {
+    for (i, conv) in convs.iter().enumerate() {
+        // relu(pool(h)) == pool(relu(h)) (both monotone): the ReLU runs on the pooled,
+        // smaller tensor, inside the pool pass with our kernels; without a norm between
+        // them, conv, ReLU and pool are one op (`ops::conv2d_relu_pool`).
+        h = match norms.get(i) {
+            Some(norm) => {
+                let c = norm.forward(super::ops::conv2d(conv, h));
+                super::ops::max_pool2d_relu(pool, c)
+            }
+            None => super::ops::conv2d_relu_pool(conv, pool, h),
+        };
+        if let Some(mask) = conv_masks.get(i) {
+            let dims = h.dims();
+            h = h * mask.clone().reshape(dims);
+        }
+    }
+    h
 }

@@ -1,4 +1,4 @@
-//! The classifier both CNNs end in: flatten → Dense + ReLU → Dropout (the mask comes from the
+//! The classifier every network ends in: flatten (`crnn`: attention pooling) → Dense + ReLU → Dropout (the mask comes from the
 //! caller) → Dense to the class logits.
 
 use burn::nn::{Linear, LinearConfig};
@@ -43,8 +43,14 @@ pub(super) fn forward(
 
 /// The head's rows of the Keras-like layer table.
 pub(super) fn summary_rows(flat: usize, dense: usize, n_classes: usize) -> Vec<SummaryRow> {
+    let mut rows = vec![SummaryRow::new("flatten (Flatten)", vec![flat], 0)];
+    rows.extend(dense_rows(flat, dense, n_classes));
+    rows
+}
+
+/// The head's rows after its input of width `flat` (a `crnn`'s pooled sequence: no flatten).
+pub(super) fn dense_rows(flat: usize, dense: usize, n_classes: usize) -> Vec<SummaryRow> {
     vec![
-        SummaryRow::new("flatten (Flatten)", vec![flat], 0),
         SummaryRow::new("dense (Dense)", vec![dense], flat * dense + dense),
         SummaryRow::new("dropout (Dropout)", vec![dense], 0),
         SummaryRow::new(

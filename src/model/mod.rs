@@ -1,8 +1,9 @@
 //! The report's networks as Burn modules: [`Cnn1d`] over a vector per clip (ZCR + RMS) and
 //! [`Cnn2d`] over a matrix per clip (log-mel), built from `#[derive(Config)]` structs, plus a
-//! Keras-like [`Summary`].
+//! Keras-like [`Summary`]; and beside them [`Crnn`], the 2D conv blocks followed by a recurrent
+//! layer over the frames and attention pooling instead of the flatten (its module doc).
 //!
-//! Both are: per conv layer Conv (kernel k, stride 1, `same` padding) [+ batch norm] + ReLU +
+//! The CNNs are: per conv layer Conv (kernel k, stride 1, `same` padding) [+ batch norm] + ReLU +
 //! MaxPool; then Flatten, Dense + ReLU, Dropout, Dense(classes) giving logits (the softmax lives in
 //! the loss and in [`Net::probabilities`]).
 //!
@@ -22,6 +23,7 @@
 
 mod cnn1d;
 mod cnn2d;
+mod crnn;
 mod fit;
 mod head;
 pub mod ops;
@@ -30,6 +32,7 @@ mod summary;
 
 pub use cnn1d::{Cnn1d, Cnn1dConfig};
 pub use cnn2d::{Cnn2d, Cnn2dConfig};
+pub use crnn::{Crnn, CrnnConfig, Recurrent};
 pub use fit::{batch_that_fits, check_batch_fits};
 pub use size::{check_size, Footprint, MAX_ACTIVATION_BYTES, MAX_LAYERS, MAX_PARAMS};
 pub use summary::{thousands, Summary, SummaryRow};
@@ -45,27 +48,34 @@ use rand_chacha::ChaCha8Rng;
 use crate::base::{Error, Result};
 use crate::config::{ModelConfig, ModelKind, PoolPadding};
 
-/// Either network's configuration: what `model.json` in a run directory holds.
+/// A network's configuration: what `model.json` in a run directory holds.
 #[derive(Config, Debug)]
 pub enum NetConfig {
     /// The 1D network.
     Cnn1d(Cnn1dConfig),
     /// The 2D network.
     Cnn2d(Cnn2dConfig),
+    /// The convolutional-recurrent network.
+    Crnn(CrnnConfig),
 }
 
-/// Either network; the training loop and inference work on this.
+/// Any network; the training loop and inference work on this.
+// One per run, built once and passed by reference: the size gap costs nothing (and Burn's
+// `Module` derive has no boxed variants).
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Net {
     /// The 1D network.
     Cnn1d(Cnn1d),
     /// The 2D network.
     Cnn2d(Cnn2d),
+    /// The convolutional-recurrent network.
+    Crnn(Crnn),
 }
 
 impl NetConfig {
     /// The configuration for `section` on inputs of `input_shape` (`[len]` for `cnn1d`,
-    /// `[rows, cols]` for `cnn2d`) with `n_classes` outputs. Fails, naming the layer and the size
+    /// `[rows, cols]` for `cnn2d` and `crnn`) with `n_classes` outputs. Fails, naming the layer and the size
     /// it would reach, when the input does not fit the network.
     pub fn from_section(
         section: &ModelConfig,
@@ -99,6 +109,11 @@ impl NetConfig {
                 (ModelKind::Cnn2d, &[rows, cols]) => NetConfig::Cnn2d(from_section!(
                     Cnn2dConfig::new([rows, cols], n_classes, filters)
                 )),
+                (ModelKind::Crnn, &[rows, cols]) => NetConfig::Crnn(
+                    from_section!(CrnnConfig::new([rows, cols], n_classes, filters))
+                        .with_rnn(section.rnn)
+                        .with_rnn_units(section.rnn_units),
+                ),
                 (kind, shape) => {
                     return Err(Error::Model(format!(
                     "{kind} takes {} per clip, but the features are {shape:?}: use {} (model.kind)",
@@ -107,7 +122,7 @@ impl NetConfig {
                     } else {
                         "a matrix [rows, cols]"
                     },
-                    if shape.len() == 2 { "cnn2d" } else { "cnn1d" }
+                    if shape.len() == 2 { "cnn2d or crnn" } else { "cnn1d" }
                 )))
                 }
             };
@@ -135,6 +150,7 @@ impl NetConfig {
         match self {
             NetConfig::Cnn1d(c) => c.summary(),
             NetConfig::Cnn2d(c) => c.summary(),
+            NetConfig::Crnn(c) => c.summary(),
         }
     }
 
@@ -143,6 +159,7 @@ impl NetConfig {
         match self {
             NetConfig::Cnn1d(c) => vec![c.input_len],
             NetConfig::Cnn2d(c) => c.input.to_vec(),
+            NetConfig::Crnn(c) => c.input.to_vec(),
         }
     }
 
@@ -151,6 +168,7 @@ impl NetConfig {
         match self {
             NetConfig::Cnn1d(c) => c.n_classes,
             NetConfig::Cnn2d(c) => c.n_classes,
+            NetConfig::Crnn(c) => c.n_classes,
         }
     }
 
@@ -159,6 +177,7 @@ impl NetConfig {
         match self {
             NetConfig::Cnn1d(c) => c.dense,
             NetConfig::Cnn2d(c) => c.dense,
+            NetConfig::Crnn(c) => c.dense,
         }
     }
 
@@ -178,6 +197,12 @@ impl NetConfig {
                 .zip(&c.filters)
                 .map(|([h, w], f)| h * w * f)
                 .collect(),
+            NetConfig::Crnn(c) => c
+                .sizes()?
+                .iter()
+                .zip(&c.filters)
+                .map(|([h, w], f)| h * w * f)
+                .collect(),
         })
     }
 
@@ -186,6 +211,7 @@ impl NetConfig {
         match self {
             NetConfig::Cnn1d(c) => c.dropout,
             NetConfig::Cnn2d(c) => c.dropout,
+            NetConfig::Crnn(c) => c.dropout,
         }
     }
 
@@ -194,6 +220,7 @@ impl NetConfig {
         Ok(match self {
             NetConfig::Cnn1d(c) => Net::Cnn1d(c.init(device, rng)?),
             NetConfig::Cnn2d(c) => Net::Cnn2d(c.init(device, rng)?),
+            NetConfig::Crnn(c) => Net::Crnn(c.init(device, rng)?),
         })
     }
 }
@@ -231,6 +258,7 @@ impl Net {
         match self {
             Net::Cnn1d(m) => m.forward_dropout(x, conv_masks, dropout_mask),
             Net::Cnn2d(m) => m.forward_dropout(x, conv_masks, dropout_mask),
+            Net::Crnn(m) => m.forward_dropout(x, conv_masks, dropout_mask),
         }
     }
 

@@ -53,7 +53,7 @@ pub fn check_size(
     let k = wide(section.kernel);
     let area = match section.kind {
         ModelKind::Cnn1d => k,
-        ModelKind::Cnn2d => k.saturating_mul(k),
+        ModelKind::Cnn2d | ModelKind::Crnn => k.saturating_mul(k),
     };
     let mut dims = input_shape.to_vec();
     let bn = u128::from(section.batch_norm);
@@ -98,7 +98,36 @@ pub fn check_size(
         cin = f;
     }
     if !collapsed {
-        let flat = dims.iter().fold(cin, |acc, &d| acc.saturating_mul(wide(d)));
+        let mut flat = dims.iter().fold(cin, |acc, &d| acc.saturating_mul(wide(d)));
+        if section.kind == ModelKind::Crnn {
+            // A sequence of `frames` steps of `rows × channels` values; then the recurrent layer
+            // (per direction and gate an input and a hidden affine map, each with a bias) and the
+            // attention pooling (width × units + units, and the units-long score vector).
+            let frames = wide(dims.last().copied().unwrap_or(1));
+            let features = flat / frames.max(1);
+            let u = wide(section.rnn_units);
+            let width = u.saturating_mul(wide(section.rnn.directions()));
+            let rnn = features
+                .saturating_add(u)
+                .saturating_add(2)
+                .saturating_mul(u)
+                .saturating_mul(wide(section.rnn.gates() * section.rnn.directions()));
+            let attention = width.saturating_mul(u).saturating_add(2 * u);
+            params = params.saturating_add(rnn).saturating_add(attention);
+            if rnn > heaviest.0 {
+                let key = if u >= features {
+                    "model.rnn_units"
+                } else {
+                    "model.filters"
+                };
+                heaviest = (rnn, key);
+            }
+            let states = frames.saturating_mul(width);
+            if states > largest.0 {
+                largest = (states, "model.rnn_units", "the recurrent layer".to_string());
+            }
+            flat = width;
+        }
         let dense = wide(section.dense);
         let classes = wide(n_classes);
         let hidden = flat.saturating_mul(dense).saturating_add(dense);
@@ -106,9 +135,12 @@ pub fn check_size(
             .saturating_add(hidden)
             .saturating_add(dense.saturating_mul(classes).saturating_add(classes));
         if hidden > heaviest.0 {
-            // The flatten's width comes from the last conv layer: name the smaller factor's key.
+            // The flatten's width comes from the last conv layer (a crnn's from its recurrent
+            // layer): name the smaller factor's key.
             let key = if dense >= flat {
                 "model.dense"
+            } else if section.kind == ModelKind::Crnn {
+                "model.rnn_units"
             } else {
                 "model.filters"
             };
