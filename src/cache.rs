@@ -322,3 +322,42 @@ fn read_entry(dir: &Path, corpus: &Corpus) -> Result<FeatureTable> {
 fn relative(path: &Path, root: &Path) -> PathBuf {
     path.strip_prefix(root).unwrap_or(path).to_path_buf()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CorpusKind;
+
+    /// The key hashes the feature config's JSON: every kind gets its own entries, and the JSON
+    /// (so the key) of the kinds that existed before is pinned, so their entries stay valid.
+    #[test]
+    fn every_kind_has_its_own_key_and_old_keys_stay() {
+        let corpus = Corpus {
+            kind: CorpusKind::Csv,
+            root: PathBuf::from("/nonexistent/ser-cache-key-corpus"),
+            classes: vec![],
+            items: vec![],
+            demographics: BTreeMap::new(),
+            notes: vec![],
+        };
+        let audio = AudioConfig::default();
+        let key = |kind| {
+            let features = FeatureConfig {
+                kind,
+                ..FeatureConfig::default()
+            };
+            cache_key(&corpus, &audio, &features).unwrap()
+        };
+        let mut keys: Vec<String> = FeatureKind::ALL.iter().map(|&k| key(k)).collect();
+        assert_eq!(
+            serde_json::to_string(&FeatureConfig::default()).unwrap(),
+            "{\"kind\":\"zcr+rms\",\"frame_length\":2048,\"hop_length\":512,\"n_fft\":2048,\
+             \"n_mels\":128,\"fmin\":0.0,\"fmax\":null,\"n_mfcc\":20,\"top_db\":80.0}"
+        );
+        assert_eq!(key(FeatureKind::ZcrRms), "14acd6437a3409ec");
+        assert_eq!(key(FeatureKind::MelDb), "6272e6ea575474ff");
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), FeatureKind::ALL.len());
+    }
+}

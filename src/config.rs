@@ -21,6 +21,9 @@ pub const MAX_CLIP_SECONDS: usize = 600;
 /// Largest `features.n_fft`, `features.frame_length` and `features.hop_length` (librosa: 2048,
 /// 2048, 512): past it the FFT plan and the mel filterbank alone take hundreds of megabytes.
 pub const MAX_FRAME: usize = 32_768;
+/// Frames the `mfcc+deltas` delta window spans (librosa's `feature.delta` width): clips need at
+/// least this many frames.
+pub const DELTA_WIDTH: usize = 9;
 /// Most mel bands (librosa: 128).
 pub const MAX_MELS: usize = 512;
 /// Most epochs (the report: 60).
@@ -68,17 +71,36 @@ pub enum FeatureKind {
     /// MFCCs, DCT-II (ortho) of `power_to_db(mel, ref = 1)` (n_mfcc × frames).
     #[serde(rename = "mfcc")]
     Mfcc,
+    /// MFCCs, then their deltas and delta-deltas over 9 frames (librosa's `feature.delta`,
+    /// orders 1 and 2), stacked: 3·n_mfcc × frames. Needs at least 9 frames per clip.
+    #[serde(rename = "mfcc+deltas")]
+    MfccDeltas,
+    /// Spectral centroid, bandwidth and 85 % roll-off per frame (Hz, from the magnitude STFT),
+    /// concatenated like `zcr+rms` (3 × frames).
+    #[serde(rename = "spectral")]
+    Spectral,
+    /// ZCR, RMS, then the three `spectral` rows, concatenated (5 × frames).
+    #[serde(rename = "zcr+rms+spectral")]
+    ZcrRmsSpectral,
+    /// Chroma (12 pitch classes from C, each frame scaled to a maximum of 1) from the power STFT:
+    /// librosa's `chroma_stft` with `tuning=0.0` (A = 440 Hz, not estimated per clip), 12 × frames.
+    #[serde(rename = "chroma")]
+    Chroma,
 }
 
 impl FeatureKind {
     /// Every kind, in the order `--help` lists them.
-    pub const ALL: [FeatureKind; 6] = [
+    pub const ALL: [FeatureKind; 10] = [
         FeatureKind::ZcrRms,
         FeatureKind::Zcr,
         FeatureKind::Rms,
         FeatureKind::Energy,
         FeatureKind::MelDb,
         FeatureKind::Mfcc,
+        FeatureKind::MfccDeltas,
+        FeatureKind::Spectral,
+        FeatureKind::ZcrRmsSpectral,
+        FeatureKind::Chroma,
     ];
 
     /// The name used in TOML and on the command line.
@@ -90,12 +112,41 @@ impl FeatureKind {
             FeatureKind::Energy => "energy",
             FeatureKind::MelDb => "mel-db",
             FeatureKind::Mfcc => "mfcc",
+            FeatureKind::MfccDeltas => "mfcc+deltas",
+            FeatureKind::Spectral => "spectral",
+            FeatureKind::ZcrRmsSpectral => "zcr+rms+spectral",
+            FeatureKind::Chroma => "chroma",
         }
     }
 
     /// True for kinds that are a matrix per clip (the 2D model's input).
     pub fn is_2d(self) -> bool {
-        matches!(self, FeatureKind::MelDb | FeatureKind::Mfcc)
+        matches!(
+            self,
+            FeatureKind::MelDb | FeatureKind::Mfcc | FeatureKind::MfccDeltas | FeatureKind::Chroma
+        )
+    }
+
+    /// True for kinds the GPU path (`--backend wgpu` for features) computes; the others are
+    /// CPU only.
+    pub fn has_gpu_kernels(self) -> bool {
+        !matches!(
+            self,
+            FeatureKind::MfccDeltas
+                | FeatureKind::Spectral
+                | FeatureKind::ZcrRmsSpectral
+                | FeatureKind::Chroma
+        )
+    }
+
+    /// The kinds of one model input rank, for messages: `names(true)` = the 2D kinds.
+    pub fn names(two_d: bool) -> String {
+        let names: Vec<&str> = Self::ALL
+            .iter()
+            .filter(|k| k.is_2d() == two_d)
+            .map(|k| k.name())
+            .collect();
+        names.join(" / ")
     }
 }
 
@@ -528,7 +579,7 @@ impl Default for PoolConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
     /// `cnn1d`, `cnn2d` or `crnn`; must match the features (`cnn2d` / `crnn` for `mel-db` /
-    /// `mfcc`).
+    /// `mfcc` / `mfcc+deltas` / `chroma`).
     pub kind: ModelKind,
     /// Filters of each conv layer; their count is the depth. Report: [512, 512, 128].
     pub filters: Vec<usize>,
@@ -1082,6 +1133,19 @@ impl Config {
                 ),
             );
         }
+        let frames = 1 + a.max_samples / f.hop_length;
+        if f.kind == FeatureKind::MfccDeltas && frames < DELTA_WIDTH {
+            return bad(
+                "audio.max_samples",
+                format!(
+                    "features.kind `mfcc+deltas` needs at least {DELTA_WIDTH} frames per clip (the \
+                     delta window), but {} samples at hop {} give {frames}: use max_samples >= {}",
+                    a.max_samples,
+                    f.hop_length,
+                    (DELTA_WIDTH - 1) * f.hop_length
+                ),
+            );
+        }
         let nyquist = self.audio.sample_rate as f64 / 2.0;
         let fmax = f.fmax.unwrap_or(nyquist);
         if !(f.fmin >= 0.0 && f.fmin < fmax && fmax <= nyquist) {
@@ -1162,8 +1226,10 @@ impl Config {
             return bad(
                 "model.kind",
                 format!(
-                    "{} needs a matrix per clip, but features.kind `{}` is a vector: use cnn1d, or mel-db / mfcc",
-                    m.kind, f.kind
+                    "{} needs a matrix per clip, but features.kind `{}` is a vector: use cnn1d, or {}",
+                    m.kind,
+                    f.kind,
+                    FeatureKind::names(true)
                 ),
             );
         }
@@ -1171,8 +1237,9 @@ impl Config {
             return bad(
                 "model.kind",
                 format!(
-                    "cnn1d needs a vector per clip, but features.kind `{}` is a matrix: use cnn2d or crnn, or zcr+rms / zcr / rms / energy",
-                    f.kind
+                    "cnn1d needs a vector per clip, but features.kind `{}` is a matrix: use cnn2d or crnn, or {}",
+                    f.kind,
+                    FeatureKind::names(false)
                 ),
             );
         }
@@ -1180,8 +1247,9 @@ impl Config {
             return bad(
                 "train.spec_augment",
                 format!(
-                    "spec_augment needs a 2D feature kind (mel-db / mfcc), but features.kind `{}` \
+                    "spec_augment needs a 2D feature kind ({}), but features.kind `{}` \
                      is a vector: use a 2D kind, or leave the masks at 0",
+                    FeatureKind::names(true),
                     f.kind
                 ),
             );

@@ -408,6 +408,44 @@ fn bad_model_and_train_values_name_the_key() {
     assert!(message.contains("pading"), "{message}");
 }
 
+/// Every feature kind parses by its name and pairs with its model kind; the other model kind is
+/// refused naming `model.kind` and the kinds that would fit.
+#[test]
+fn feature_kinds_pair_with_their_model() {
+    use ser::config::FeatureKind;
+    for kind in FeatureKind::ALL {
+        let (fits, other) = if kind.is_2d() {
+            ("cnn2d", "cnn1d")
+        } else {
+            ("cnn1d", "cnn2d")
+        };
+        let text = format!("[model]\nkind = \"{fits}\"\n[features]\nkind = \"{kind}\"");
+        assert_eq!(parse(&text).unwrap().features.kind, kind, "{text}");
+        let (key, message) = config_error(&format!(
+            "[model]\nkind = \"{other}\"\n[features]\nkind = \"{kind}\""
+        ));
+        assert_eq!(key, "model.kind", "{kind}: {message}");
+        assert!(message.contains(&format!("`{kind}`")), "{message}");
+    }
+    let (_, message) = config_error("[features]\nkind = \"chroma\"");
+    assert!(
+        message
+            .contains("use cnn2d, or zcr+rms / zcr / rms / energy / spectral / zcr+rms+spectral"),
+        "{message}"
+    );
+    let (_, message) = config_error("[model]\nkind = \"cnn2d\"\n[features]\nkind = \"spectral\"");
+    assert!(
+        message.contains("use cnn1d, or mel-db / mfcc / mfcc+deltas / chroma"),
+        "{message}"
+    );
+    // mfcc+deltas needs the 9-frame delta window: 4,095 samples at hop 512 are 8 frames.
+    let short = "[audio]\nmax_samples = 4095\n[model]\nkind = \"cnn2d\"\n[features]\nkind = \"mfcc+deltas\"";
+    let (key, message) = config_error(short);
+    assert_eq!(key, "audio.max_samples", "{message}");
+    assert!(message.contains("max_samples >= 4096"), "{message}");
+    assert!(parse(&short.replace("4095", "4096")).is_ok());
+}
+
 #[test]
 fn crnn_section_parses_and_stays_out_of_other_kinds_ids() {
     let c = parse(

@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use ser::config::FeatureConfig;
+use ser::config::{FeatureConfig, FeatureKind};
 use ser::features::{Extractor, Matrix};
 use ser::npy;
 
@@ -508,4 +508,177 @@ fn from_audio_files_every_input_meets_its_bar() {
         assert!(mean(&zcr_d) <= 0.005 && max(&zcr_d) <= 0.1, "{stem}: zcr");
         assert!(max(&rms_rel) <= 1e-3, "{stem}: rms");
     }
+}
+
+// Kinds added after `../shared/parity` was made: references from librosa 0.11 on the same
+// signals, made by `scripts/parity_extra.py` into `tests/fixtures/parity-extra` (float32).
+// Measured worst over its six inputs: delta 2.4e-5, delta-delta 3.6e-5 (the MFCCs themselves
+// 1.2e-4), centroid and bandwidth 2.1e-6 relative, roll-off the same bin everywhere, chroma
+// 2.3e-6; the bars leave 5 to 30 times that.
+const DELTA_ABS: f64 = 1e-3;
+const SPECTRAL_REL: f64 = 1e-5;
+const SPECTRAL_FLOOR_HZ: f64 = 1.0;
+const ROLLOFF_ABS_HZ: f64 = 1e-3;
+const CHROMA_ABS: f64 = 2e-5;
+
+/// Centroid and bandwidth error relative to librosa's value (floored at 1 Hz: silent frames are 0).
+fn hz_err(g: f64, r: f64) -> f64 {
+    (g - r).abs() / r.abs().max(SPECTRAL_FLOOR_HZ)
+}
+
+/// MFCC + deltas, spectral shape and chroma of every clip in `tests/fixtures/parity-extra`
+/// against librosa: MFCC rows to `MFCC_ABS`, delta and delta-delta rows to `DELTA_ABS`,
+/// centroid and bandwidth to `SPECTRAL_REL` of the value, roll-off to the same bin, chroma to
+/// `CHROMA_ABS` (chroma is scaled to at most 1 per frame). Each kind's model input is checked to
+/// be these same values, laid out as `Extractor::input_shape` says.
+#[test]
+fn extra_kinds_match_librosa() {
+    let Some(dir) = crate::common::shared("parity") else {
+        return;
+    };
+    let extra = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity-extra");
+    if !extra.join("index.json").is_file() {
+        eprintln!(
+            "skipped: {} is absent (make it with scripts/parity_extra.py)",
+            extra.display()
+        );
+        return;
+    }
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(extra.join("index.json")).unwrap()).unwrap();
+    let stems: Vec<String> = index["clips"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert!(stems.len() >= 4, "{stems:?}");
+    let mut ex = Extractor::new(&FeatureConfig::default(), SR).unwrap();
+    let bin_hz = f64::from(SR) / 2048.0;
+    let mut failures = Vec::new();
+    eprintln!(
+        "{:<16} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>10}",
+        "input", "mfcc", "delta", "delta2", "centroid", "bandwidth", "rolloff", "chroma"
+    );
+    for stem in &stems {
+        let y = npy::read_f32(dir.join(stem).join("signal.npy"))
+            .unwrap()
+            .data;
+        let md = ex.mfcc_deltas(&y);
+        let spectral = ex.spectral(&y);
+        let chroma = ex.chroma(&y);
+        let md_ref = load(&extra, stem, "mfcc_deltas");
+        let sp_ref = load(&extra, stem, "spectral");
+        let ch_ref = load(&extra, stem, "chroma");
+        assert_eq!(md_ref.shape, matrix_shape(&md), "{stem}: mfcc_deltas shape");
+        assert_eq!(
+            sp_ref.shape,
+            matrix_shape(&spectral),
+            "{stem}: spectral shape"
+        );
+        assert_eq!(ch_ref.shape, matrix_shape(&chroma), "{stem}: chroma shape");
+        let n = md.cols * md.rows / 3;
+        let f = spectral.cols;
+        let rolloff_bins = spectral.data[2 * f..]
+            .iter()
+            .zip(&sp_ref.data[2 * f..])
+            .map(|(&g, r)| ((f64::from(g) - r) / bin_hz).abs().round())
+            .fold(0.0, f64::max);
+        let worst = [
+            (
+                "mfcc",
+                compare(&md.data[..n], &md_ref.data[..n], MFCC_ABS, abs_err),
+                MFCC_ABS,
+            ),
+            (
+                "delta",
+                compare(
+                    &md.data[n..2 * n],
+                    &md_ref.data[n..2 * n],
+                    DELTA_ABS,
+                    abs_err,
+                ),
+                DELTA_ABS,
+            ),
+            (
+                "delta2",
+                compare(&md.data[2 * n..], &md_ref.data[2 * n..], DELTA_ABS, abs_err),
+                DELTA_ABS,
+            ),
+            (
+                "centroid",
+                compare(&spectral.data[..f], &sp_ref.data[..f], SPECTRAL_REL, hz_err),
+                SPECTRAL_REL,
+            ),
+            (
+                "bandwidth",
+                compare(
+                    &spectral.data[f..2 * f],
+                    &sp_ref.data[f..2 * f],
+                    SPECTRAL_REL,
+                    hz_err,
+                ),
+                SPECTRAL_REL,
+            ),
+            (
+                "rolloff",
+                compare(
+                    &spectral.data[2 * f..],
+                    &sp_ref.data[2 * f..],
+                    ROLLOFF_ABS_HZ,
+                    abs_err,
+                ),
+                ROLLOFF_ABS_HZ,
+            ),
+            (
+                "chroma",
+                compare(&chroma.data, &ch_ref.data, CHROMA_ABS, abs_err),
+                CHROMA_ABS,
+            ),
+        ];
+        eprintln!(
+            "{stem:<16} {:>10.3e} {:>10.3e} {:>10.3e} {:>10.3e} {:>10.3e} {:>8} {:>10.3e}",
+            worst[0].1.err,
+            worst[1].1.err,
+            worst[2].1.err,
+            worst[3].1.err,
+            worst[4].1.err,
+            rolloff_bins,
+            worst[6].1.err
+        );
+        for (name, w, tol) in worst {
+            if w.bad > 0 {
+                failures.push(format!(
+                    "{stem}/{name}: {} values over {tol:e}; worst {:.3e} at flat index {} (got {}, librosa {})",
+                    w.bad, w.err, w.at, w.got, w.want
+                ));
+            }
+        }
+        for (kind, want) in [
+            (FeatureKind::MfccDeltas, md.data.clone()),
+            (FeatureKind::Spectral, spectral.data.clone()),
+            (
+                FeatureKind::ZcrRmsSpectral,
+                [ex.zcr(&y), ex.rms(&y), spectral.data.clone()].concat(),
+            ),
+            (FeatureKind::Chroma, chroma.data.clone()),
+        ] {
+            let cfg = FeatureConfig {
+                kind,
+                ..FeatureConfig::default()
+            };
+            let mut k = Extractor::new(&cfg, SR).unwrap();
+            assert_eq!(
+                k.input_shape(y.len()).iter().product::<usize>(),
+                want.len(),
+                "{kind}"
+            );
+            assert_eq!(k.model_input(&y), want, "{stem}: {kind} model input");
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "parity failures:\n{}",
+        failures.join("\n")
+    );
 }

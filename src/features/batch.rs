@@ -65,6 +65,8 @@ pub fn for_each<T: Send>(
 /// What to compute per clip, on either backend.
 trait PerClip: Sync {
     type Out: Send;
+    /// Whether the result depends on `features.kind` (which the GPU may not compute).
+    const USES_KIND: bool;
     fn cpu(&self, extractor: &mut Extractor, signal: &[f32]) -> Self::Out;
     #[cfg(feature = "wgpu")]
     fn gpu(&self, gpu: &super::gpu::GpuExtractor, signals: &[&[f32]]) -> Result<Vec<Self::Out>>;
@@ -75,6 +77,7 @@ struct ModelInput;
 
 impl PerClip for ModelInput {
     type Out = Vec<f32>;
+    const USES_KIND: bool = true;
     fn cpu(&self, extractor: &mut Extractor, signal: &[f32]) -> Vec<f32> {
         extractor.model_input(signal)
     }
@@ -89,6 +92,7 @@ struct AllFeatures;
 
 impl PerClip for AllFeatures {
     type Out = FeatureSet;
+    const USES_KIND: bool = false;
     fn cpu(&self, extractor: &mut Extractor, signal: &[f32]) -> FeatureSet {
         extractor.all(signal)
     }
@@ -108,6 +112,16 @@ fn run<P: PerClip, T: Send>(
     each: impl Fn(usize, &[f32], P::Out) -> Result<T> + Sync,
 ) -> Result<Extracted<T>> {
     let probe = Extractor::new(features, audio.sample_rate)?;
+    if gpu.is_some() && P::USES_KIND && !features.kind.has_gpu_kernels() {
+        // Refused before any file is decoded, with or without a wgpu build.
+        return Err(crate::base::Error::device(
+            "wgpu",
+            format!(
+                "the GPU features cannot do features.kind `{}` (CPU only): use --backend flex",
+                features.kind
+            ),
+        ));
+    }
     let shape = probe.input_shape(audio.max_samples);
     let row_len = shape.iter().product();
     let (rows, silent, device) = match gpu {
@@ -223,4 +237,30 @@ fn on_gpu<P: PerClip, T: Send>(
     Err(crate::base::device::without_wgpu(
         "or compute features with --backend flex",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FeatureKind;
+
+    #[test]
+    fn gpu_refuses_cpu_only_kinds_before_decoding() {
+        let features = FeatureConfig {
+            kind: FeatureKind::Chroma,
+            ..FeatureConfig::default()
+        };
+        let missing = Path::new("/nonexistent/clip.wav");
+        let err = model_inputs(&[missing], &AudioConfig::default(), &features, Some(0), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("features.kind `chroma`") && err.contains("--backend flex"),
+            "{err}"
+        );
+        // On the CPU the same kind runs (the missing file is a bad row, not a failed batch).
+        let done = model_inputs(&[missing], &AudioConfig::default(), &features, None, "t").unwrap();
+        assert_eq!(done.shape, vec![12, 110]);
+        assert!(done.rows[0].is_err());
+    }
 }

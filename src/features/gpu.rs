@@ -357,6 +357,9 @@ impl GpuExtractor {
     /// [`Extractor::model_input`](super::Extractor::model_input) returns it. Energy and MFCC
     /// finish on the CPU (energy is a sum of squares, the MFCC a small DCT of the GPU's dB).
     pub fn model_input(&self, signals: &[&[f32]]) -> Result<Vec<Vec<f32>>> {
+        if !self.kind.has_gpu_kernels() {
+            return Err(bad("kind", format!("`{}` has no GPU kernels", self.kind)));
+        }
         if self.kind == FeatureKind::Energy {
             return Ok(signals
                 .iter()
@@ -372,6 +375,11 @@ impl GpuExtractor {
                 FeatureKind::MelDb => b.mel_db(i).data,
                 FeatureKind::Mfcc => self.mfcc(&b, i).data,
                 FeatureKind::Energy => frames::energy(signals[i], self.frame_length, self.hop),
+                // Refused above (no kernels).
+                FeatureKind::MfccDeltas
+                | FeatureKind::Spectral
+                | FeatureKind::ZcrRmsSpectral
+                | FeatureKind::Chroma => Vec::new(),
             })
             .collect())
     }

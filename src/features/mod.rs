@@ -1,5 +1,5 @@
 //! Feature extraction, numerically equal to librosa 0.11: zero-crossing rate, RMS, frame energy,
-//! mel power spectrogram, `power_to_db` and MFCC.
+//! mel power spectrogram, `power_to_db`, MFCC and its deltas, spectral shape and chroma.
 //!
 //! [`Extractor`] holds everything that depends only on the configuration (FFT plan, window, mel
 //! filterbank, DCT matrix) and the scratch buffers, so extracting a clip allocates only its
@@ -14,13 +14,19 @@
 //! | [`Extractor::mel_power`] | `feature.melspectrogram(y=y, sr=sr)` (power 2, Slaney mel) |
 //! | [`Extractor::mel_db`] | `power_to_db(melspectrogram(y=y, sr=sr), ref=np.max)` |
 //! | [`Extractor::mfcc`] | `feature.mfcc(y=y, sr=sr)` |
+//! | [`Extractor::mfcc_deltas`] | `vstack([M, feature.delta(M), feature.delta(M, order=2)])`, `M` the MFCCs |
+//! | [`Extractor::spectral`] | `feature.spectral_centroid`, `spectral_bandwidth`, `spectral_rolloff` (defaults) |
+//! | [`Extractor::chroma`] | `feature.chroma_stft(y=y, sr=sr, tuning=0.0)` |
 //!
-//! `tests/parity.rs` checks every value against librosa's own output. With `--features wgpu`,
+//! `tests/parity.rs` checks every value against librosa's own output (the last three against
+//! `tests/fixtures/parity-extra`, made by `scripts/parity_extra.py`). The GPU path has no
+//! kernels for `mfcc+deltas`, `spectral`, `zcr+rms+spectral` and `chroma`: it refuses them. With `--features wgpu`,
 //! `gpu::GpuExtractor` computes ZCR, RMS and mel dB of whole batches with the WGSL kernels in
 //! `shaders/` (checked against this extractor by `tests/gpu.rs`). [`batch`] runs either over many
 //! files (decoded in parallel); [`export`] writes a file's features as `.npy`, librosa's layout.
 
 mod db;
+mod delta;
 mod frames;
 pub mod batch;
 pub mod export;
@@ -28,16 +34,19 @@ pub mod export;
 pub mod gpu;
 mod mel;
 mod mfcc;
+mod spectral;
 mod stft;
 
 pub use db::{power_to_db, DbRef, AMIN};
+pub use delta::{delta, savgol_weights};
 pub use frames::{centred_frames, energy_frames};
 pub use mel::{fft_frequencies, hz_to_mel, mel_basis, mel_frequencies, mel_to_hz};
 pub use mfcc::Dct;
+pub use spectral::{chroma, chroma_filters, spectral_shape, ROLL_PERCENT};
 pub use stft::hann_periodic;
 
 use crate::base::{Error, Result};
-use crate::config::{FeatureConfig, FeatureKind};
+use crate::config::{FeatureConfig, FeatureKind, DELTA_WIDTH};
 
 /// Row-major 2-D array (rows × cols), e.g. mel bands × frames.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +129,12 @@ pub struct Extractor {
     stft: Spectrum,
     mel: mel::MelBank,
     dct: Dct,
+    sample_rate: f64,
+    n_fft: usize,
+    /// Bin frequencies (Hz) for the spectral shape.
+    freq: Vec<f64>,
+    /// The chroma filterbank, built only for the `chroma` kind (it is 12 × bins).
+    chroma: Option<Matrix>,
 }
 
 impl std::fmt::Debug for Extractor {
@@ -207,6 +222,10 @@ impl Extractor {
             },
             mel: mel::MelBank::new(sr, cfg.n_fft, cfg.n_mels, cfg.fmin, fmax),
             dct: Dct::new(cfg.n_mfcc, cfg.n_mels),
+            sample_rate: sr,
+            n_fft: cfg.n_fft,
+            freq: fft_frequencies(sr, cfg.n_fft),
+            chroma: (cfg.kind == FeatureKind::Chroma).then(|| chroma_filters(sr, cfg.n_fft)),
         })
     }
 
@@ -268,6 +287,54 @@ impl Extractor {
         self.dct.apply(&m)
     }
 
+    /// Power spectrogram `|X|²`, `(n_fft/2 + 1) × frames` (librosa's `stft` with power 2).
+    pub fn power_spectrogram(&mut self, y: &[f32]) -> Matrix {
+        let frames = self.n_frames(y.len());
+        let mut out = Matrix::zeros(self.freq.len(), frames);
+        let mut each = |t0: usize, count: usize, block: &[f32]| {
+            for (k, row) in block.chunks_exact(stft::BLOCK).enumerate() {
+                let at = k * frames + t0;
+                out.data[at..at + count].copy_from_slice(&row[..count]);
+            }
+        };
+        match &mut self.stft {
+            Spectrum::Single(s) => s.power_blocks(y, &mut each),
+            Spectrum::Double(s) => s.power_blocks(y, &mut each),
+        }
+        out
+    }
+
+    /// MFCCs stacked with their deltas and delta-deltas (width 9, librosa's `feature.delta`
+    /// orders 1 and 2 of the MFCCs), `3·n_mfcc × frames`.
+    pub fn mfcc_deltas(&mut self, y: &[f32]) -> Matrix {
+        let m = self.mfcc(y);
+        let d1 = delta(&m, DELTA_WIDTH, 1);
+        let d2 = delta(&m, DELTA_WIDTH, 2);
+        let mut data = m.data;
+        data.extend(d1.data);
+        data.extend(d2.data);
+        Matrix {
+            rows: 3 * m.rows,
+            cols: m.cols,
+            data,
+        }
+    }
+
+    /// Spectral centroid, bandwidth (p = 2) and roll-off (85 %) per frame in Hz, rows 0..3 of a
+    /// `3 × frames` matrix (librosa's `spectral_centroid` / `_bandwidth` / `_rolloff`).
+    pub fn spectral(&mut self, y: &[f32]) -> Matrix {
+        let power = self.power_spectrogram(y);
+        spectral_shape(&power, &self.freq)
+    }
+
+    /// Chroma, `12 × frames`: librosa's `chroma_stft(y=y, sr=sr, tuning=0.0)`.
+    pub fn chroma(&mut self, y: &[f32]) -> Matrix {
+        let power = self.power_spectrogram(y);
+        let (sr, n_fft) = (self.sample_rate, self.n_fft);
+        let filters = self.chroma.get_or_insert_with(|| chroma_filters(sr, n_fft));
+        chroma(filters, &power)
+    }
+
     /// Every feature, computing the STFT and the logarithms once for both `mel_db` and `mfcc`.
     pub fn all(&mut self, y: &[f32]) -> FeatureSet {
         let mut log_mel = self.mel_power(y);
@@ -300,11 +367,21 @@ impl Extractor {
             FeatureKind::Energy => self.energy(y),
             FeatureKind::MelDb => self.mel_db(y).data,
             FeatureKind::Mfcc => self.mfcc(y).data,
+            FeatureKind::MfccDeltas => self.mfcc_deltas(y).data,
+            FeatureKind::Spectral => self.spectral(y).data,
+            FeatureKind::ZcrRmsSpectral => {
+                let mut v = self.zcr(y);
+                v.extend(self.rms(y));
+                v.extend(self.spectral(y).data);
+                v
+            }
+            FeatureKind::Chroma => self.chroma(y).data,
         }
     }
 
     /// Shape of [`Extractor::model_input`] for a clip of `n_samples`: `[2 * frames]`, `[frames]`,
-    /// `[ceil(n / hop)]` (energy), `[n_mels, frames]` or `[n_mfcc, frames]`.
+    /// `[ceil(n / hop)]` (energy), `[n_mels, frames]`, `[n_mfcc, frames]`, `[3 * n_mfcc, frames]`,
+    /// `[3 * frames]` (spectral), `[5 * frames]` (zcr+rms+spectral) or `[12, frames]` (chroma).
     pub fn input_shape(&self, n_samples: usize) -> Vec<usize> {
         let frames = self.n_frames(n_samples);
         match self.kind {
@@ -313,6 +390,10 @@ impl Extractor {
             FeatureKind::Energy => vec![frames::energy_frames(n_samples, self.hop)],
             FeatureKind::MelDb => vec![self.mel.n_mels(), frames],
             FeatureKind::Mfcc => vec![self.n_mfcc, frames],
+            FeatureKind::MfccDeltas => vec![3 * self.n_mfcc, frames],
+            FeatureKind::Spectral => vec![3 * frames],
+            FeatureKind::ZcrRmsSpectral => vec![5 * frames],
+            FeatureKind::Chroma => vec![12, frames],
         }
     }
 }
@@ -342,6 +423,10 @@ mod tests {
             (FeatureKind::Energy, vec![110]),
             (FeatureKind::MelDb, vec![128, 110]),
             (FeatureKind::Mfcc, vec![20, 110]),
+            (FeatureKind::MfccDeltas, vec![60, 110]),
+            (FeatureKind::Spectral, vec![330]),
+            (FeatureKind::ZcrRmsSpectral, vec![550]),
+            (FeatureKind::Chroma, vec![12, 110]),
         ] {
             cfg.kind = kind;
             let mut ex = Extractor::new(&cfg, 22_050).unwrap();
@@ -376,6 +461,18 @@ mod tests {
         let v = zr.model_input(&y);
         assert_eq!(&v[..set.zcr.len()], &set.zcr[..]);
         assert_eq!(&v[set.zcr.len()..], &set.rms[..]);
+        // zcr+rms+spectral is zcr+rms followed by the three spectral rows.
+        zr.kind = FeatureKind::ZcrRmsSpectral;
+        let w = zr.model_input(&y);
+        assert_eq!(&w[..v.len()], &v[..]);
+        assert_eq!(&w[v.len()..], &ex.spectral(&y).data[..]);
+        // mfcc+deltas starts with the MFCCs; the 440 Hz tone's centroid sits near 440 Hz.
+        let md = ex.mfcc_deltas(&y);
+        assert_eq!(&md.data[..set.mfcc.data.len()], &set.mfcc.data[..]);
+        let centroid = ex.spectral(&y).get(0, 10);
+        assert!((centroid - 440.0).abs() < 40.0, "{centroid}");
+        let chroma = ex.chroma(&y);
+        assert_eq!(chroma.get(9, 10), 1.0, "A is the loudest pitch class");
     }
 
     #[test]
