@@ -55,7 +55,7 @@ const LOCK: &str = "lock";
 const EVAL: &str = "eval";
 
 /// The `history.csv` header.
-const HISTORY_HEADER: &str = "epoch,loss,accuracy,val_loss,val_accuracy,seconds";
+const HISTORY_HEADER: &str = "epoch,loss,accuracy,val_loss,val_accuracy,seconds,val_macro_f1,lr";
 
 /// A run directory (or an eval directory inside one, which holds the metrics files of a
 /// re-evaluation). Holding one creates nothing; the writers create the folder as needed.
@@ -190,7 +190,16 @@ impl RunDir {
         let col = |name: &str| header.iter().position(|h| *h == name);
         let epoch_col = col("epoch")
             .ok_or_else(|| bad(format!("no `epoch` column (header `{}`)", header.join(","))))?;
-        let cols = ["loss", "accuracy", "val_loss", "val_accuracy", "seconds"].map(col);
+        let cols = [
+            "loss",
+            "accuracy",
+            "val_loss",
+            "val_accuracy",
+            "seconds",
+            "val_macro_f1",
+            "lr",
+        ]
+        .map(col);
         let mut out = Vec::new();
         for (i, line) in lines.filter(|(_, l)| !l.trim().is_empty()) {
             let cells: Vec<&str> = line.split(',').map(str::trim).collect();
@@ -199,7 +208,7 @@ impl RunDir {
                 .get(epoch_col)
                 .and_then(|c| c.parse().ok())
                 .ok_or_else(not_a_record)?;
-            let mut values = [f64::NAN; 5];
+            let mut values = [f64::NAN; 7];
             for (v, c) in values.iter_mut().zip(cols) {
                 if let Some(c) = c {
                     *v = cells
@@ -208,7 +217,7 @@ impl RunDir {
                         .ok_or_else(not_a_record)?;
                 }
             }
-            let [loss, accuracy, val_loss, val_accuracy, seconds] = values;
+            let [loss, accuracy, val_loss, val_accuracy, seconds, val_macro_f1, lr] = values;
             out.push(EpochRecord {
                 epoch,
                 loss,
@@ -216,6 +225,8 @@ impl RunDir {
                 val_loss,
                 val_accuracy,
                 seconds,
+                val_macro_f1,
+                lr,
             });
         }
         Ok(out)
@@ -459,8 +470,8 @@ impl RunDir {
 /// One `history.csv` line (no newline).
 fn history_line(r: &EpochRecord) -> String {
     format!(
-        "{},{:.6},{:.6},{:.6},{:.6},{:.3}",
-        r.epoch, r.loss, r.accuracy, r.val_loss, r.val_accuracy, r.seconds
+        "{},{:.6},{:.6},{:.6},{:.6},{:.3},{:.6},{:e}",
+        r.epoch, r.loss, r.accuracy, r.val_loss, r.val_accuracy, r.seconds, r.val_macro_f1, r.lr
     )
 }
 
@@ -481,6 +492,8 @@ mod tests {
             val_loss: f64::NAN,
             val_accuracy,
             seconds: 1.23456,
+            val_macro_f1: f64::NAN,
+            lr: 1e-4,
         }
     }
 
