@@ -59,7 +59,7 @@ impl Trained {
         }
         let model = load_weights(model, &model_path)?;
         let standardize = match config.standardize {
-            Some(_) => Some(Standardization::read(run.path())?),
+            Some(_) => Some(Standardization::read(&run.standardize_file())?),
             None => None,
         };
         Ok(Trained {

@@ -245,7 +245,7 @@ pub fn train(
     )?;
     run.write_training(&config)?;
     if let Some(s) = &standardize {
-        s.write(run.path())?;
+        s.write(&run.standardize_file())?;
     }
 
     let mut model = config
@@ -371,6 +371,21 @@ fn check_examples(config: &TrainingConfig, train: &Examples, valid: &Examples) -
     Ok(())
 }
 
+/// The configuration as the fingerprint reads it: the epoch count left out where extending the
+/// run is possible, and keys added later left out while unset, so the checkpoints of runs
+/// started before them still resume (the text is serde_json's pretty form).
+fn fingerprint_text(config: &TrainingConfig) -> String {
+    let mut c = config.clone();
+    if c.schedule.is_none_or(|s| s.kind == ScheduleKind::Constant) {
+        c.epochs = 0;
+    }
+    let mut text = c.to_string();
+    for key in ["standardize", "monitor", "schedule", "weight_decay"] {
+        text = text.replace(&format!(",\n  \"{key}\": null"), "");
+    }
+    text
+}
+
 fn check_part(config: &TrainingConfig, x: &Examples, what: &str) -> Result<()> {
     let n = config.classes.len();
     if x.is_empty() {
@@ -388,19 +403,51 @@ fn check_part(config: &TrainingConfig, x: &Examples, what: &str) -> Result<()> {
 /// the configuration and the data. A schedule that spans the run makes the epoch count part of
 /// it (more epochs change the rate of every step).
 fn fingerprint(config: &TrainingConfig, train: &Examples, valid: &Examples) -> String {
-    let mut c = config.clone();
-    if c.schedule.is_none_or(|s| s.kind == ScheduleKind::Constant) {
-        c.epochs = 0;
-    }
-    // Keys added later are left out while unset, so the checkpoints of runs started before them
-    // still resume (the text is serde_json's pretty form, two spaces per level).
-    let mut text = c.to_string();
-    for key in ["standardize", "monitor", "schedule", "weight_decay"] {
-        text = text.replace(&format!(",\n  \"{key}\": null"), "");
-    }
     let mut h = Sha256::new();
-    h.update(text.as_bytes());
+    h.update(fingerprint_text(config).as_bytes());
     h.update(train.digest().as_bytes());
     h.update(valid.digest().as_bytes());
     hex_prefix(&h.finalize(), 12)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PoolConfig;
+
+    fn config(train: TrainConfig) -> TrainingConfig {
+        let model = ModelConfig {
+            filters: vec![4],
+            kernel: 3,
+            dense: 8,
+            pool: PoolConfig {
+                size: Some(2),
+                ..PoolConfig::default()
+            },
+            ..ModelConfig::default()
+        };
+        TrainJob::new(model, train, vec!["a".into(), "b".into()])
+            .training_config(&[24])
+            .unwrap()
+    }
+
+    #[test]
+    fn fingerprint_text_is_the_older_one_while_new_keys_are_unset() {
+        let plain = fingerprint_text(&config(TrainConfig::default()));
+        for key in ["standardize", "monitor", "schedule", "weight_decay"] {
+            assert!(!plain.contains(&format!("\n  \"{key}\"")), "{plain}");
+        }
+        // What the text was before those keys: Burn puts optional fields last, and the last
+        // one was `patience`.
+        assert!(plain.ends_with("\"patience\": null\n}"), "{plain}");
+        assert!(plain.contains("\"epochs\": 0,"), "{plain}");
+        let cosine = fingerprint_text(&config(TrainConfig {
+            schedule: ScheduleKind::Cosine,
+            weight_decay: 0.01,
+            ..TrainConfig::default()
+        }));
+        assert!(cosine.contains("\"epochs\": 60,"), "{cosine}");
+        assert!(cosine.contains("\n  \"weight_decay\": 0.01"), "{cosine}");
+        assert!(!cosine.contains("\"monitor\": null"), "{cosine}");
+    }
 }

@@ -1,8 +1,8 @@
 //! `train.standardize = "per-feature"`: each feature row of an item (the ZCR and the RMS half of
 //! a `zcr+rms` vector; a mel band or MFCC of a matrix) shifted by its mean and divided by its
 //! standard deviation, both over every training clip and frame. Fitted on the training part
-//! only, written beside the model as `standardize.json`, and applied alike to validation, test
-//! and every later input (`ser eval`, `ser predict`).
+//! only, written beside the model as `standardize.json` ([`crate::rundir::RunDir`] names it),
+//! and applied alike to validation, test and every later input (`ser eval`, `ser predict`).
 
 use std::path::Path;
 
@@ -10,9 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use super::Examples;
 use crate::base::{atomic, Error, Result};
-
-/// The file in the run directory.
-pub const FILE: &str = "standardize.json";
 
 /// Mean and standard deviation (population, as scikit-learn's `StandardScaler`) of each row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,23 +94,21 @@ impl Standardization {
         Examples::new(x.shape.clone(), data, x.labels.clone())
     }
 
-    /// Writes `standardize.json` into the run directory `dir`.
-    pub fn write(&self, dir: &Path) -> Result<()> {
-        let path = dir.join(FILE);
+    /// Writes the statistics to `path` (JSON).
+    pub fn write(&self, path: &Path) -> Result<()> {
         let text =
             serde_json::to_string_pretty(self).map_err(|e| Error::format(&path, e.to_string()))?;
-        atomic::write(&path, text.as_bytes())
+        atomic::write(path, text.as_bytes())
     }
 
-    /// Reads `standardize.json` from the run directory `dir`.
-    pub fn read(dir: &Path) -> Result<Self> {
-        let path = dir.join(FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    /// Reads statistics written by [`Standardization::write`].
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let s: Self =
-            serde_json::from_str(&text).map_err(|e| Error::format(&path, e.to_string()))?;
+            serde_json::from_str(&text).map_err(|e| Error::format(path, e.to_string()))?;
         let rows = s.mean.len();
         if rows == 0 || rows != s.std.len() || s.item_len % rows != 0 {
-            return Err(Error::format(&path, "mean and std do not match item_len"));
+            return Err(Error::format(path, "mean and std do not match item_len"));
         }
         Ok(s)
     }
@@ -147,7 +142,8 @@ mod tests {
         assert_eq!(rows_of(&[80], 2), 2);
         assert!(Standardization::fit(&x, 4).is_err());
         let dir = tempfile::tempdir().unwrap();
-        s.write(dir.path()).unwrap();
-        assert_eq!(Standardization::read(dir.path()).unwrap(), s);
+        let path = dir.path().join("s.json");
+        s.write(&path).unwrap();
+        assert_eq!(Standardization::read(&path).unwrap(), s);
     }
 }
