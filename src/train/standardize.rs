@@ -97,7 +97,7 @@ impl Standardization {
     /// Writes the statistics to `path` (JSON).
     pub fn write(&self, path: &Path) -> Result<()> {
         let text =
-            serde_json::to_string_pretty(self).map_err(|e| Error::format(&path, e.to_string()))?;
+            serde_json::to_string_pretty(self).map_err(|e| Error::format(path, e.to_string()))?;
         atomic::write(path, text.as_bytes())
     }
 
