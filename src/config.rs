@@ -148,6 +148,15 @@ impl FeatureKind {
             .collect();
         names.join(" / ")
     }
+
+    /// Features concatenated in a vector kind's item (2 for `zcr+rms`); 1 for the others (a
+    /// matrix's rows are its first dimension).
+    pub fn feature_rows(self) -> usize {
+        match self {
+            FeatureKind::ZcrRms => 2,
+            _ => 1,
+        }
+    }
 }
 
 impl std::fmt::Display for FeatureKind {
@@ -686,6 +695,27 @@ pub struct TrainConfig {
     /// SpecAugment masks on 2D features (all 0 = off).
     #[serde(skip_serializing_if = "SpecAugmentConfig::is_off")]
     pub spec_augment: SpecAugmentConfig,
+    // Keys of issue 21 (recipe); each is left out of the resolved config at its default, so the
+    // ids of jobs made before them do not move.
+    /// `none` (the report) or `per-feature`: each feature row (ZCR, RMS; a mel band or MFCC)
+    /// shifted and scaled by the mean and standard deviation of the training part.
+    #[serde(skip_serializing_if = "Standardize::is_none")]
+    pub standardize: Standardize,
+    /// What early stopping and keep-best watch: `val_loss` (the report's) or `val_macro_f1`.
+    #[serde(skip_serializing_if = "Monitor::is_val_loss")]
+    pub monitor: Monitor,
+    /// Learning-rate schedule over all steps: `constant` (the report), `cosine`, `one-cycle`.
+    #[serde(skip_serializing_if = "ScheduleKind::is_constant")]
+    pub schedule: ScheduleKind,
+    /// Epochs of linear warm-up (from 0 to `lr`) before the schedule; not with `one-cycle`.
+    #[serde(skip_serializing_if = "is_zero_usize")]
+    pub warmup_epochs: usize,
+    /// Where `cosine` ends (default 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub min_lr: f64,
+    /// Decoupled weight decay (AdamW): each step `w -= lr_t * weight_decay * w`. Report: 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub weight_decay: f64,
 }
 
 /// Largest mixup α: past a few, λ is nearly always about 0.5.
@@ -743,6 +773,67 @@ impl SpecAugmentConfig {
     }
 }
 
+fn is_zero_usize(v: &usize) -> bool {
+    *v == 0
+}
+
+/// `train.standardize`: input standardisation fitted on the training part.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Standardize {
+    /// The features as extracted (the report).
+    #[default]
+    None,
+    /// One mean and standard deviation per feature row, over the training clips and frames.
+    PerFeature,
+}
+
+impl Standardize {
+    /// True for the default.
+    pub fn is_none(&self) -> bool {
+        *self == Standardize::None
+    }
+}
+
+/// `train.monitor`: the validation measure that picks the best epoch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Monitor {
+    /// Lowest validation loss (Keras' `EarlyStopping` default; the report).
+    #[default]
+    ValLoss,
+    /// Highest validation macro F1 (ties: the earlier epoch).
+    ValMacroF1,
+}
+
+impl Monitor {
+    /// True for the default.
+    pub fn is_val_loss(&self) -> bool {
+        *self == Monitor::ValLoss
+    }
+}
+
+/// `train.schedule`: the learning rate over the steps of a run (see `train::schedule`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleKind {
+    /// `lr` every step (the report).
+    #[default]
+    Constant,
+    /// Half a cosine from `lr` down to `min_lr` over the steps after warm-up.
+    Cosine,
+    /// Smith's 1cycle: up from `lr / 25` to `lr` over the first 30 % of the steps, then a
+    /// cosine down to `lr / 1e4`.
+    OneCycle,
+}
+
+impl ScheduleKind {
+    /// True for the default.
+    pub fn is_constant(&self) -> bool {
+        *self == ScheduleKind::Constant
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
@@ -762,6 +853,12 @@ impl Default for TrainConfig {
             class_weights: ClassWeights::None,
             mixup: 0.0,
             spec_augment: SpecAugmentConfig::default(),
+            standardize: Standardize::None,
+            monitor: Monitor::ValLoss,
+            schedule: ScheduleKind::Constant,
+            warmup_epochs: 0,
+            min_lr: 0.0,
+            weight_decay: 0.0,
         }
     }
 }
@@ -891,7 +988,8 @@ impl TrainConfig {
                 "must be at least 1 epoch; leave it out to disable early stopping".into(),
             );
         }
-        self.validate_regularisation(origin)
+        self.validate_regularisation(origin)?;
+        self.validate_recipe(origin)
     }
 
     /// The regularisation keys (`label_smoothing`, `class_weights`, `mixup`, `spec_augment`).
@@ -940,6 +1038,57 @@ impl TrainConfig {
             }
         }
         Ok(())
+    }
+
+    /// The checks of the issue-21 keys (schedule, warm-up, weight decay).
+    fn validate_recipe(&self, origin: &Path) -> Result<()> {
+        let bad = |key: &str, msg: String| Err(Error::config(origin, key, msg));
+        if self.warmup_epochs > 0 && self.warmup_epochs >= self.epochs {
+            return bad(
+                "train.warmup_epochs",
+                format!(
+                    "must be less than train.epochs ({}), got {}; default 0",
+                    self.epochs, self.warmup_epochs
+                ),
+            );
+        }
+        if self.warmup_epochs > 0 && self.schedule == ScheduleKind::OneCycle {
+            return bad(
+                "train.warmup_epochs",
+                "one-cycle has its own warm-up (30 % of the steps): leave it at 0".into(),
+            );
+        }
+        if !(self.min_lr.is_finite() && self.min_lr >= 0.0 && self.min_lr < self.lr) {
+            return bad(
+                "train.min_lr",
+                format!(
+                    "must be in [0, train.lr = {}), got {}; default 0",
+                    self.lr, self.min_lr
+                ),
+            );
+        }
+        if self.min_lr > 0.0 && self.schedule != ScheduleKind::Cosine {
+            return bad(
+                "train.min_lr",
+                "is where `cosine` ends: set train.schedule = \"cosine\" or leave it out".into(),
+            );
+        }
+        if !(self.weight_decay.is_finite() && (0.0..=1.0).contains(&self.weight_decay)) {
+            return bad(
+                "train.weight_decay",
+                format!(
+                    "must be in [0, 1] (AdamW's usual: 0.01; report: 0), got {}",
+                    self.weight_decay
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether a run's result depends on `train.epochs` beyond the number of epochs run: a
+    /// schedule that spans the run, or early stopping. Such a run cannot simply be extended.
+    pub fn depends_on_total_epochs(&self) -> bool {
+        !self.schedule.is_constant() || self.patience.is_some()
     }
 }
 

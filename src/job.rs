@@ -77,7 +77,7 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
     let parts = split::make_split(&usable, &config.split)?;
     split::write_lists(&run.split_dir(), &usable, &parts)?;
     let examples = |idx: &[usize]| examples_of(&table, &usable, idx);
-    let (train_x, valid_x, test_x) = (
+    let (train_x, mut valid_x, mut test_x) = (
         examples(&parts.train)?,
         examples(&parts.valid)?,
         examples(&parts.test)?,
@@ -90,7 +90,12 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
     );
     job.quiet = opts.quiet;
     job.label = opts.label.clone();
+    job.feature_rows = config.features.kind.feature_rows();
     let outcome = train::train(&job, &train_x, &valid_x, &run)?;
+    // The model sees its inputs as training did: standardised with the training part's values.
+    if let Some(s) = &outcome.standardize {
+        (valid_x, test_x) = (s.apply(&valid_x)?, s.apply(&test_x)?);
+    }
     let device = device::device(config.train.backend, config.train.device)?;
     let probabilities = predict_with(&outcome.model, &test_x, config.train.batch_size, &device);
     let predicted = eval::argmax_rows(&probabilities);

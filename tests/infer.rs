@@ -244,6 +244,67 @@ fn eval_and_predict_use_the_saved_model() {
     assert!(err.contains("timit"), "{err}");
 }
 
+/// `train.standardize = "per-feature"` (with the other issue-21 keys): the run keeps the
+/// training part's statistics (one per feature row: ZCR, RMS) and `ser eval` / `ser predict`
+/// apply them, so re-evaluation reproduces the run's own predictions exactly.
+#[test]
+fn eval_and_predict_apply_the_runs_standardization() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(dir.path(), &dir.path().join("synth"));
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text += "standardize = \"per-feature\"\nmonitor = \"val_macro_f1\"\nkeep_best = true\n\
+             schedule = \"one-cycle\"\nweight_decay = 0.01\n";
+    std::fs::write(&cfg, text).unwrap();
+    let run = dir.path().join("run");
+    let cache = dir.path().join("cache");
+    train(&cfg, &run, &cache);
+    let s = json(&run.join("standardize.json"));
+    assert_eq!(s["mean"].as_array().unwrap().len(), 2, "{s}");
+    assert_eq!(
+        json(&run.join("training.json"))["standardize"],
+        "per-feature"
+    );
+    let history = std::fs::read_to_string(run.join("history.csv")).unwrap();
+    assert!(
+        history.starts_with("epoch,loss,accuracy,val_loss,val_accuracy,val_macro_f1,lr,seconds")
+    );
+
+    stdout(
+        ser()
+            .args(["-q", "eval"])
+            .arg(&run)
+            .arg("--cache")
+            .arg(&cache),
+    );
+    let own = std::fs::read_to_string(run.join("predictions.csv")).unwrap();
+    let again = std::fs::read_to_string(run.join("eval/test/predictions.csv")).unwrap();
+    assert_eq!(own, again);
+
+    // One test clip through `ser predict`: the probabilities of the run's own evaluation.
+    let row = own.lines().nth(1).unwrap();
+    let cells: Vec<&str> = row.split(',').collect();
+    let clip = dir.path().join("synth").join(cells[0]);
+    let v: Value = serde_json::from_str(&stdout(
+        ser()
+            .args(["-q", "predict"])
+            .arg(&run)
+            .arg(&clip)
+            .arg("--json"),
+    ))
+    .unwrap();
+    let got: Vec<f64> = v["predictions"][0]["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    let want: Vec<f64> = cells[4..].iter().map(|c| c.parse().unwrap()).collect();
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
+    }
+}
+
 /// A CRNN run goes through the same commands: `ser model summary` lists its layers, `ser train`
 /// saves it, `ser eval` reproduces the run's metrics from the saved model, `ser predict` reads it.
 #[test]

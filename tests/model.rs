@@ -396,6 +396,24 @@ fn bad_model_and_train_values_name_the_key() {
         ("[model]\nrnn = \"lstm\"", "model.rnn"),
         ("[model]\nrnn_units = 32", "model.rnn_units"),
         ("[model]\nkind = \"crnn\"", "model.kind"),
+        (
+            "[train]\nepochs = 5\nwarmup_epochs = 5",
+            "train.warmup_epochs",
+        ),
+        (
+            "[train]\nschedule = \"one-cycle\"\nwarmup_epochs = 1",
+            "train.warmup_epochs",
+        ),
+        (
+            "[train]\nschedule = \"cosine\"\nmin_lr = 1.0",
+            "train.min_lr",
+        ),
+        ("[train]\nmin_lr = 1e-6", "train.min_lr"),
+        ("[train]\nweight_decay = -0.1", "train.weight_decay"),
+        ("[train]\nweight_decay = 2.0", "train.weight_decay"),
+        ("[train]\nschedule = \"linear\"", "train.schedule"),
+        ("[train]\nmonitor = \"val_acc\"", "train.monitor"),
+        ("[train]\nstandardize = \"global\"", "train.standardize"),
     ] {
         let (k, message) = config_error(text);
         assert_eq!(k, key, "{text}: {message}");
@@ -722,6 +740,49 @@ fn crnn_forward_shapes_probabilities_and_initialisation() {
     assert_eq!(bias(&forget.input_transform), vec![1.0; 5]);
     assert_eq!(bias(&forget.hidden_transform), vec![0.0; 5]);
     assert_eq!(bias(&lstm.input_gate.input_transform), vec![0.0; 5]);
+}
+
+#[test]
+fn recipe_keys_parse_and_stay_out_of_the_resolved_config_at_their_defaults() {
+    use ser::config::{Monitor, ScheduleKind, Standardize};
+    let c = Config::from_toml(
+        "[train]\nstandardize = \"per-feature\"\nmonitor = \"val_macro_f1\"\n\
+         schedule = \"cosine\"\nwarmup_epochs = 2\nmin_lr = 1e-6\nweight_decay = 0.01",
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    let t = &c.train;
+    assert_eq!(
+        (t.standardize, t.monitor, t.schedule),
+        (
+            Standardize::PerFeature,
+            Monitor::ValMacroF1,
+            ScheduleKind::Cosine
+        )
+    );
+    assert_eq!((t.warmup_epochs, t.min_lr, t.weight_decay), (2, 1e-6, 0.01));
+    assert!(t.depends_on_total_epochs());
+    let one_cycle = Config::from_toml("[train]\nschedule = \"one-cycle\"", Path::new("t"));
+    assert_eq!(one_cycle.unwrap().train.schedule, ScheduleKind::OneCycle);
+    // Defaults: nothing new in the serialised section (job ids do not move).
+    let text = toml::to_string(&TrainConfig::default()).unwrap();
+    for key in [
+        "standardize",
+        "monitor",
+        "schedule",
+        "warmup",
+        "min_lr",
+        "weight_decay",
+    ] {
+        assert!(!text.contains(key), "{key} in {text}");
+    }
+    let d = TrainConfig::default();
+    assert!(!d.depends_on_total_epochs());
+    let early = TrainConfig {
+        patience: Some(3),
+        ..TrainConfig::default()
+    };
+    assert!(early.depends_on_total_epochs());
 }
 
 #[test]

@@ -8,11 +8,11 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use ser::config::{ModelConfig, ModelKind, TrainConfig};
+use ser::config::{ModelConfig, ModelKind, Monitor, ScheduleKind, Standardize, TrainConfig};
 use ser::eval::{argmax_rows, evaluate};
 use ser::infer::{self, predict_with};
 use ser::rundir::RunDir;
-use ser::train::{self, Examples, TrainJob, TrainOutcome};
+use ser::train::{self, Examples, Standardization, TrainJob, TrainOutcome};
 
 const CLASSES: usize = 3;
 
@@ -118,8 +118,15 @@ fn learns_the_toy_and_writes_the_run_directory() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "epoch,loss,accuracy,val_loss,val_accuracy,seconds"
+        "epoch,loss,accuracy,val_loss,val_accuracy,val_macro_f1,lr,seconds"
     );
+    // the constant rate on every line, the validation macro F1 as the records have it
+    assert!(
+        out.history.iter().all(|r| r.lr == 1e-2),
+        "{:?}",
+        out.history
+    );
+    assert!(lines[4].contains(&format!(",{:.6},1e-2,", last.val_macro_f1)));
     assert_eq!(lines.len(), 5);
     assert!(lines[4].starts_with(&format!("4,{:.6},{:.6},", last.loss, last.accuracy)));
 
@@ -606,4 +613,214 @@ fn the_test_part_cannot_influence_training() {
     let cache_of =
         |run: &std::path::Path| RunDir::new(run).read_run_info().unwrap()["feature_cache"].clone();
     assert_ne!(cache_of(&run_a), cache_of(&run_b));
+}
+
+// --- Issue 21: standardisation, schedules, macro-F1 monitor, AdamW ---
+
+/// Standardisation is fitted on the training part only, written beside the model, applied to
+/// the validation part in training and to every input read back from the run directory.
+#[test]
+fn per_feature_standardization_from_the_training_part() {
+    // Two feature rows of 12 values (as zcr+rms), offset and scaled far from unit variance.
+    let scale = |x: Examples| {
+        let data = x
+            .data
+            .chunks(12)
+            .enumerate()
+            .flat_map(|(i, row)| {
+                let (a, b) = if i % 2 == 0 {
+                    (50.0, 0.01)
+                } else {
+                    (-3.0, 20.0)
+                };
+                row.iter().map(move |v| a + b * v).collect::<Vec<f32>>()
+            })
+            .collect();
+        Examples::new(x.shape, data, x.labels).unwrap()
+    };
+    let (tr, va, te) = (
+        scale(toy(48, &[24], 1, false)),
+        scale(toy(12, &[24], 2, false)),
+        scale(toy(15, &[24], 3, false)),
+    );
+    let mut j = job(2);
+    j.train.standardize = Standardize::PerFeature;
+    j.feature_rows = 2;
+    let dir = tempfile::tempdir().unwrap();
+    let out = train::train(&j, &tr, &va, &RunDir::new(dir.path())).unwrap();
+    let s = Standardization::fit(&tr, 2).unwrap();
+    assert_eq!(out.standardize.as_ref(), Some(&s));
+    let file = RunDir::new(dir.path()).standardize_file();
+    assert_eq!(Standardization::read(&file).unwrap(), s);
+    assert_eq!(s.mean.len(), 2);
+    // The same job without it, on data standardised beforehand, trains the same network: the
+    // validation part was standardised with the training part's values too.
+    let plain_dir = tempfile::tempdir().unwrap();
+    let (str_, sva, ste) = (
+        s.apply(&tr).unwrap(),
+        s.apply(&va).unwrap(),
+        s.apply(&te).unwrap(),
+    );
+    let plain = train::train(&job(2), &str_, &sva, &RunDir::new(plain_dir.path())).unwrap();
+    assert_eq!(numbers(&out), numbers(&plain));
+    assert_eq!(weights(&out), weights(&plain));
+    // Read back from the run directory, the model standardises raw input itself.
+    let from_disk = infer::predict(&RunDir::new(dir.path()), &te).unwrap();
+    assert_eq!(from_disk, probs(&out, &ste));
+    assert_ne!(from_disk, probs(&out, &te));
+    // A run that needs its statistics and lost them says so.
+    fs::remove_file(dir.path().join("standardize.json")).unwrap();
+    let e = infer::predict(&RunDir::new(dir.path()), &te)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("standardize.json"), "{e}");
+}
+
+/// A job using every issue-21 key resumes bit for bit; the rate of each epoch is recorded;
+/// a schedule spanning the run makes its length part of the checkpoint's identity.
+#[test]
+fn schedule_monitor_and_weight_decay_resume_exactly() {
+    let (tr, va) = (toy(48, &[24], 1, false), toy(12, &[24], 2, false));
+    let recipe = |epochs| {
+        let mut j = job(epochs);
+        j.train.schedule = ScheduleKind::Cosine;
+        j.train.warmup_epochs = 1;
+        j.train.min_lr = 1e-4;
+        j.train.monitor = Monitor::ValMacroF1;
+        j.train.keep_best = true;
+        j.train.patience = Some(5);
+        j.train.weight_decay = 0.1;
+        j.train.standardize = Standardize::PerFeature;
+        j
+    };
+    let unbroken_dir = tempfile::tempdir().unwrap();
+    let unbroken = train::train(&recipe(3), &tr, &va, &RunDir::new(unbroken_dir.path())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = recipe(3);
+    first.stop_after = Some(1);
+    let part = train::train(&first, &tr, &va, &RunDir::new(dir.path())).unwrap();
+    assert!(!part.finished);
+    let resumed = train::train(&recipe(3), &tr, &va, &RunDir::new(dir.path())).unwrap();
+    assert_eq!(resumed.resumed_from, Some(1));
+    assert_eq!(numbers(&resumed), numbers(&unbroken));
+    assert_eq!(weights(&resumed), weights(&unbroken));
+    assert_eq!(resumed.best_epoch, unbroken.best_epoch);
+    // 6 steps an epoch: the rate of each epoch's last step, as the schedule gives it.
+    let config = recipe(3).training_config(&[24]).unwrap();
+    let lrs: Vec<f64> = unbroken.history.iter().map(|r| r.lr).collect();
+    assert_eq!(
+        lrs,
+        [1, 2, 3].map(|e| config.lr_at(e, 5, 6)).to_vec(),
+        "{lrs:?}"
+    );
+    assert_eq!(lrs[0], 1e-2);
+    assert!(lrs[1] < 1e-2 && lrs[2] < lrs[1] && lrs[2] > 1e-4);
+    // Without weight decay the same job trains another network.
+    let mut no_decay = recipe(3);
+    no_decay.train.weight_decay = 0.0;
+    let nd_dir = tempfile::tempdir().unwrap();
+    let nd = train::train(&no_decay, &tr, &va, &RunDir::new(nd_dir.path())).unwrap();
+    assert_ne!(weights(&nd), weights(&unbroken));
+    // More epochs would change every step's rate: not an extension but another run.
+    let e = train::train(&recipe(4), &tr, &va, &RunDir::new(dir.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another config or other data"), "{e}");
+    assert!(recipe(3).train.depends_on_total_epochs());
+    assert!(!job(3).train.depends_on_total_epochs());
+}
+
+/// With `train.monitor = "val_macro_f1"`, keep-best restores the weights of the epoch with the
+/// highest validation macro F1 (the earlier of a tie), and early stopping counts from it.
+#[test]
+fn keep_best_on_validation_macro_f1() {
+    // Shifted validation labels: validation gets worse as the network learns.
+    let (tr, va) = (toy(96, &[24], 1, false), toy(24, &[24], 2, true));
+    let mut j = job(4);
+    j.train.monitor = Monitor::ValMacroF1;
+    j.train.keep_best = true;
+    let dir = tempfile::tempdir().unwrap();
+    let out = train::train(&j, &tr, &va, &RunDir::new(dir.path())).unwrap();
+    let f1: Vec<f64> = out.history.iter().map(|r| r.val_macro_f1).collect();
+    let best =
+        f1.iter().enumerate().fold(
+            (0, f64::NEG_INFINITY),
+            |b, (i, &v)| if v > b.1 { (i + 1, v) } else { b },
+        );
+    assert_eq!(out.best_epoch, best.0, "{f1:?}");
+    assert!(out.best_epoch < 4, "{f1:?}");
+    // The final model is that epoch's: its validation macro F1 is the recorded one, and it is
+    // the model of a run of that many epochs.
+    let p = argmax_rows(&probs(&out, &va));
+    let m = evaluate(&va.labels, &p, &classes()).unwrap();
+    assert_eq!(m.macro_avg.f1, best.1);
+    let short_dir = tempfile::tempdir().unwrap();
+    let mut short = j.clone();
+    short.train.epochs = out.best_epoch;
+    short.train.keep_best = false;
+    let s = train::train(&short, &tr, &va, &RunDir::new(short_dir.path())).unwrap();
+    assert_eq!(probs(&out, &va), probs(&s, &va));
+}
+
+#[test]
+fn fused_adamw_steps_as_burns_adamw() {
+    // Decoupled weight decay against Burn's AdamW, step for step. Not bit for bit: Burn's
+    // AdamW divides each moment by its bias correction and adds ε to the corrected root, where
+    // Adam's (Keras') form, which the fused step keeps so that weight_decay = 0 is Adam bit for
+    // bit, folds both corrections into one factor and scales ε: equal in exact arithmetic, a
+    // few ulps apart in f32.
+    use burn::nn::{Linear, LinearConfig};
+    use burn::optim::{AdamConfig, AdamWConfig, GradientsParams};
+    let device = Device::flex().autodiff();
+    let (wd, eps) = (0.25f32, 1e-7f32);
+    let init = LinearConfig::new(37, 5).init(&device);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let batches: Vec<Tensor<2>> = (0..8)
+        .map(|_| {
+            let v: Vec<f32> = (0..4 * 37).map(|_| rng.random_range(-1.0..1.0)).collect();
+            Tensor::from_data(burn::tensor::TensorData::new(v, [4, 37]), &device)
+        })
+        .collect();
+    let values = |m: &Linear| -> Vec<f32> {
+        let mut v: Vec<f32> = m.weight.val().into_data().iter::<f32>().collect();
+        v.extend(m.bias.as_ref().unwrap().val().into_data().iter::<f32>());
+        v
+    };
+    let run = |mut optim: burn::optim::ModuleOptimizer| {
+        let mut model = init.clone();
+        let mut out = Vec::new();
+        for (i, x) in batches.iter().enumerate() {
+            let y = model.forward(x.clone());
+            let loss = (y.clone() * y).mean();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            // a changing rate, as a schedule gives
+            model = optim.step(1e-2 / (1 + i) as f64, model, grads);
+            out.push(values(&model));
+        }
+        out
+    };
+    let adam = AdamConfig::new().with_epsilon(eps);
+    let ours = run(train::adam::init_decoupled(&adam, f64::from(wd)));
+    let burns = run(AdamWConfig::new()
+        .with_epsilon(eps)
+        .with_weight_decay(wd)
+        .init());
+    let plain = run(train::adam::init(&adam));
+    for (step, (o, b)) in ours.iter().zip(&burns).enumerate() {
+        let worst = o
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-6, "step {step}: {worst}");
+    }
+    // The decay shows: plain Adam ends elsewhere, by more than the tolerance.
+    let moved = ours[7]
+        .iter()
+        .zip(&plain[7])
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(moved > 1e-4, "{moved}");
+    // weight_decay = 0 is plain Adam, bit for bit.
+    assert_eq!(run(train::adam::init_decoupled(&adam, 0.0)), plain);
 }

@@ -20,6 +20,16 @@ pub struct EpochRecord {
     pub val_accuracy: f64,
     /// Wall time of the epoch (training and validation), seconds.
     pub seconds: f64,
+    /// Validation macro F1 (NaN without a validation part, and in records made before it).
+    #[serde(with = "nan_as_null", default = "nan")]
+    pub val_macro_f1: f64,
+    /// Learning rate of the epoch's last step (NaN in records made before it).
+    #[serde(with = "nan_as_null", default = "nan")]
+    pub lr: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 /// JSON has no NaN: write it as `null` and read `null` back as NaN.

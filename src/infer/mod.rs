@@ -4,8 +4,8 @@
 //! and prediction for audio files (`ser predict`).
 //!
 //! Everything reads only what the run directory holds: `config.toml` (audio and feature
-//! settings), `training.json` (network and class names), `model.bpk`, and for re-evaluation the
-//! split lists.
+//! settings), `training.json` (network and class names), `model.bpk`, `standardize.json` where
+//! training standardised its inputs, and for re-evaluation the split lists.
 
 pub mod evaluate;
 
@@ -22,7 +22,7 @@ use crate::base::{Error, Result};
 use crate::model::{batch_that_fits, Net};
 use crate::rundir::RunDir;
 use crate::train::checkpoint::load_weights;
-use crate::train::{Examples, TrainingConfig};
+use crate::train::{Examples, Standardization, TrainingConfig};
 
 /// A trained network loaded from a run directory, ready for inference.
 #[derive(Debug)]
@@ -35,6 +35,8 @@ pub struct Trained {
     pub device: Device,
     /// Items per inference batch: the run's batch size, or fewer where the device needs.
     pub batch_size: usize,
+    /// The training part's standardisation, applied to every input (`train.standardize`).
+    pub standardize: Option<Standardization>,
 }
 
 impl Trained {
@@ -56,15 +58,21 @@ impl Trained {
             ));
         }
         let model = load_weights(model, &model_path)?;
+        let standardize = match config.standardize {
+            Some(_) => Some(Standardization::read(&run.standardize_file())?),
+            None => None,
+        };
         Ok(Trained {
             config,
             model,
             device,
             batch_size,
+            standardize,
         })
     }
 
-    /// Class probabilities for each item of `x`, `batch_size` items at a time.
+    /// Class probabilities for each item of `x` (standardised as in training), `batch_size`
+    /// items at a time.
     pub fn predict(&self, x: &Examples, batch_size: usize) -> Result<Vec<Vec<f32>>> {
         let expected = self.config.model.input_shape();
         if x.shape != expected {
@@ -73,9 +81,13 @@ impl Trained {
                 x.shape
             )));
         }
+        let scaled = match &self.standardize {
+            Some(s) => Some(s.apply(x)?),
+            None => None,
+        };
         Ok(predict_with(
             &self.model,
-            x,
+            scaled.as_ref().unwrap_or(x),
             batch_size.max(1),
             &self.device,
         ))

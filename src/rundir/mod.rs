@@ -37,6 +37,7 @@ use crate::split::Facts;
 const CONFIG: &str = "config.toml";
 const SPLIT: &str = "split";
 const TRAINING: &str = "training.json";
+const STANDARDIZE: &str = "standardize.json";
 const HISTORY: &str = "history.csv";
 const CHECKPOINT: &str = "checkpoint";
 const MODEL: &str = "model.bpk";
@@ -55,7 +56,7 @@ const LOCK: &str = "lock";
 const EVAL: &str = "eval";
 
 /// The `history.csv` header.
-const HISTORY_HEADER: &str = "epoch,loss,accuracy,val_loss,val_accuracy,seconds";
+const HISTORY_HEADER: &str = "epoch,loss,accuracy,val_loss,val_accuracy,val_macro_f1,lr,seconds";
 
 /// A run directory (or an eval directory inside one, which holds the metrics files of a
 /// re-evaluation). Holding one creates nothing; the writers create the folder as needed.
@@ -190,7 +191,16 @@ impl RunDir {
         let col = |name: &str| header.iter().position(|h| *h == name);
         let epoch_col = col("epoch")
             .ok_or_else(|| bad(format!("no `epoch` column (header `{}`)", header.join(","))))?;
-        let cols = ["loss", "accuracy", "val_loss", "val_accuracy", "seconds"].map(col);
+        let cols = [
+            "loss",
+            "accuracy",
+            "val_loss",
+            "val_accuracy",
+            "seconds",
+            "val_macro_f1",
+            "lr",
+        ]
+        .map(col);
         let mut out = Vec::new();
         for (i, line) in lines.filter(|(_, l)| !l.trim().is_empty()) {
             let cells: Vec<&str> = line.split(',').map(str::trim).collect();
@@ -199,7 +209,7 @@ impl RunDir {
                 .get(epoch_col)
                 .and_then(|c| c.parse().ok())
                 .ok_or_else(not_a_record)?;
-            let mut values = [f64::NAN; 5];
+            let mut values = [f64::NAN; 7];
             for (v, c) in values.iter_mut().zip(cols) {
                 if let Some(c) = c {
                     *v = cells
@@ -208,7 +218,7 @@ impl RunDir {
                         .ok_or_else(not_a_record)?;
                 }
             }
-            let [loss, accuracy, val_loss, val_accuracy, seconds] = values;
+            let [loss, accuracy, val_loss, val_accuracy, seconds, val_macro_f1, lr] = values;
             out.push(EpochRecord {
                 epoch,
                 loss,
@@ -216,9 +226,16 @@ impl RunDir {
                 val_loss,
                 val_accuracy,
                 seconds,
+                val_macro_f1,
+                lr,
             });
         }
         Ok(out)
+    }
+
+    /// `standardize.json`: the training part's per-feature statistics (`train.standardize`).
+    pub fn standardize_file(&self) -> PathBuf {
+        self.path.join(STANDARDIZE)
     }
 
     /// The run's `history.csv` (for messages).
@@ -459,8 +476,8 @@ impl RunDir {
 /// One `history.csv` line (no newline).
 fn history_line(r: &EpochRecord) -> String {
     format!(
-        "{},{:.6},{:.6},{:.6},{:.6},{:.3}",
-        r.epoch, r.loss, r.accuracy, r.val_loss, r.val_accuracy, r.seconds
+        "{},{:.6},{:.6},{:.6},{:.6},{:.6},{:e},{:.3}",
+        r.epoch, r.loss, r.accuracy, r.val_loss, r.val_accuracy, r.val_macro_f1, r.lr, r.seconds
     )
 }
 
@@ -481,6 +498,8 @@ mod tests {
             val_loss: f64::NAN,
             val_accuracy,
             seconds: 1.23456,
+            val_macro_f1: f64::NAN,
+            lr: 1e-4,
         }
     }
 
@@ -490,7 +509,7 @@ mod tests {
         let run = RunDir::new(dir.path().join("run"));
         assert_eq!(
             history_line(&record(3, f64::NAN)),
-            "3,1.500000,0.250000,NaN,NaN,1.235"
+            "3,1.500000,0.250000,NaN,NaN,NaN,1e-4,1.235"
         );
         run.write_history(&[record(1, 0.5)]).unwrap();
         run.append_history(&record(2, 0.75)).unwrap();
@@ -498,6 +517,7 @@ mod tests {
         assert_eq!(back.len(), 2);
         assert_eq!((back[1].epoch, back[1].val_accuracy), (2, 0.75));
         assert!(back[0].val_loss.is_nan());
+        assert_eq!(back[0].lr, 1e-4);
 
         // Columns are found by name; absent ones read as NaN.
         std::fs::write(run.history_file(), "val_accuracy,epoch\n0.5,1\n0.6,2\n").unwrap();

@@ -8,8 +8,15 @@
 //! parameter, its gradient and the two moments once and writes the three results.
 //!
 //! [`init`] builds the optimizer of a training run: this one for plain Adam, Burn's own for the
-//! variants it does not cover (AMSGrad, weight decay, gradient clipping). Tensors off the flex
-//! device (wgpu) go through Burn's Adam step as well.
+//! variants it does not cover (AMSGrad, Burn's L2 weight decay, gradient clipping). Tensors off
+//! the flex device (wgpu) go through Burn's Adam step as well.
+//!
+//! Decoupled weight decay (AdamW, Loshchilov & Hutter; `train.weight_decay`, [`init_decoupled`]):
+//! each step first scales the parameter by `1 − lr_t · wd` (as Burn's `AdamW` does, the factor
+//! rounded to f32 once), then subtracts the Adam update. With `wd = 0` nothing is scaled, so
+//! the step is plain Adam's bit for bit. Burn's `AdamW` agrees to rounding only: it divides the
+//! moments by their bias corrections one by one, where Adam (and so this) folds both into one
+//! factor and scales ε (equal in exact arithmetic).
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
@@ -22,8 +29,14 @@ use rayon::prelude::*;
 
 /// The optimizer `config` describes: [`FusedAdam`] when it is plain Adam, else Burn's.
 pub fn init(config: &AdamConfig) -> ModuleOptimizer {
+    init_decoupled(config, 0.0)
+}
+
+/// [`init`] with decoupled weight decay `weight_decay` (AdamW); Burn's own variants (which
+/// [`FusedAdam`] does not cover) get none.
+pub fn init_decoupled(config: &AdamConfig, weight_decay: f64) -> ModuleOptimizer {
     match FusedAdam::new(config) {
-        Some(fused) => ModuleOptimizer::from(fused),
+        Some(fused) => ModuleOptimizer::from(fused.with_weight_decay(weight_decay)),
         None => config.init(),
     }
 }
@@ -34,6 +47,8 @@ pub struct FusedAdam {
     beta_1: f32,
     beta_2: f32,
     epsilon: f32,
+    /// Decoupled weight decay (0: plain Adam).
+    weight_decay: f64,
     /// Burn's Adam of the same config, for tensors not on flex.
     burn: Adam,
 }
@@ -50,9 +65,16 @@ impl FusedAdam {
             beta_1: f("beta_1")?,
             beta_2: f("beta_2")?,
             epsilon: f("epsilon")?,
+            weight_decay: 0.0,
             burn: config.build(),
         })
         .filter(|_| plain)
+    }
+
+    /// This optimizer with decoupled weight decay `weight_decay` (AdamW).
+    pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = weight_decay;
+        self
     }
 }
 
@@ -61,14 +83,15 @@ impl FusedAdam {
 #[backend_extension(Flex)]
 pub trait SerAdam: burn::backend::Backend {
     /// One Adam step: the new parameter and moments. `scalars`: beta 1, beta 2, the combined
-    /// bias correction, ε times the second one's square root, the learning rate, and 1.0 on
-    /// the first step (when `moment_1` and `moment_2` are placeholders, read as zeros).
+    /// bias correction, ε times the second one's square root, the learning rate, 1.0 on the
+    /// first step (when `moment_1` and `moment_2` are placeholders, read as zeros), and the
+    /// decay factor `1 − lr · wd` the parameter is scaled by first (1.0: none).
     fn ser_adam(
         param: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         moment_1: FloatTensor<Self>,
         moment_2: FloatTensor<Self>,
-        scalars: [f32; 6],
+        scalars: [f32; 7],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
@@ -78,7 +101,7 @@ impl SerAdam for Flex {
         grad: FlexTensor,
         moment_1: FlexTensor,
         moment_2: FlexTensor,
-        scalars: [f32; 6],
+        scalars: [f32; 7],
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let shape = param.shape();
         let c = |t: &FlexTensor| {
@@ -106,12 +129,13 @@ fn adam_kernel(
     p: &[f32],
     g: &[f32],
     moments: Option<(&[f32], &[f32])>,
-    [b1, b2, combined, eps, lr, _]: [f32; 6],
+    [b1, b2, combined, eps, lr, _, decay]: [f32; 7],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     const CHUNK: usize = 1 << 14;
     let n = p.len();
     assert_eq!(g.len(), n);
     let (f1, f2) = (1.0 - b1, 1.0 - b2);
+    let decays = decay != 1.0;
     // Written whole below, so not zeroed first (three passes more over the parameter).
     let (mut pn, mut m1n, mut m2n) = (
         Vec::with_capacity(n),
@@ -137,7 +161,9 @@ fn adam_kernel(
                 m1n[j].write(a);
                 m2n[j].write(b);
                 let update = (a * combined) / (b.sqrt() + eps);
-                pn[j].write(p[at + j] - update * lr);
+                // Burn's AdamW: tensor.mul_scalar(1 - lr * wd) - delta.mul_scalar(lr).
+                let pj = if decays { p[at + j] * decay } else { p[at + j] };
+                pn[j].write(pj - update * lr);
             }
         });
     // SAFETY: the chunks cover `0..n` and every value of each was written above.
@@ -172,6 +198,11 @@ impl Optimizer for FusedAdam {
                 .as_ref()
                 .is_some_and(|s| s.momentum.max_moment_2.is_some())
         {
+            let tensor = if self.weight_decay == 0.0 {
+                tensor
+            } else {
+                tensor.mul_scalar(1.0 - lr * self.weight_decay)
+            };
             return self.burn.step(lr, tensor, grad, state);
         }
         let time = state.as_ref().map_or(1, |s| s.momentum.time + 1);
@@ -187,6 +218,8 @@ impl Optimizer for FusedAdam {
             self.epsilon * bias_correction2_sqrt,
             lr as f32,
             first,
+            // As Burn's AdamW rounds it: 1 − lr · wd in f64, then to f32.
+            (1.0 - lr * self.weight_decay) as f32,
         ];
         let (m1, m2) = match state {
             Some(s) => (s.momentum.moment_1, s.momentum.moment_2),

@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 
 use crate::base::hash::{self, file_sha256};
 use crate::base::{atomic, Error, Result};
+use crate::config::Monitor;
 use crate::eval::EpochRecord;
 use crate::model::Net;
 
@@ -62,6 +63,10 @@ pub struct State {
     /// before checksums: those are trusted as they are).
     #[serde(default)]
     pub checksums: BTreeMap<String, String>,
+    /// The best validation macro F1 so far, with `train.monitor = "val_macro_f1"` (then
+    /// `best_epoch` is its epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_val_f1: Option<f64>,
 }
 
 impl State {
@@ -80,6 +85,30 @@ impl State {
             stopped_early: false,
             backend,
             checksums: BTreeMap::new(),
+            best_val_f1: None,
+        }
+    }
+
+    /// [`State::track_best`] on what `monitor` names: the validation loss (lower is better), or
+    /// the validation macro F1 (higher is better; a tie keeps the earlier epoch).
+    pub fn track_monitored(
+        &mut self,
+        monitor: Monitor,
+        record: &EpochRecord,
+        patience: Option<usize>,
+    ) -> bool {
+        match monitor {
+            Monitor::ValLoss => self.track_best(record.epoch, record.val_loss, patience),
+            Monitor::ValMacroF1 => {
+                // NaN never improves.
+                let f1 = record.val_macro_f1;
+                let improved = f1 > self.best_val_f1.unwrap_or(f64::NEG_INFINITY);
+                if improved {
+                    self.best_val_f1 = Some(f1);
+                }
+                self.count(record.epoch, improved, patience);
+                improved
+            }
         }
     }
 
@@ -89,8 +118,16 @@ impl State {
         // NaN never improves (a diverged or absent validation).
         let improved = val_loss < self.best_val_loss.unwrap_or(f64::INFINITY);
         if improved {
-            self.best_epoch = epoch;
             self.best_val_loss = Some(val_loss);
+        }
+        self.count(epoch, improved, patience);
+        improved
+    }
+
+    /// The best epoch and the patience count after `epoch`.
+    fn count(&mut self, epoch: usize, improved: bool, patience: Option<usize>) {
+        if improved {
+            self.best_epoch = epoch;
             self.since_best = 0;
         } else {
             self.since_best += 1;
@@ -98,7 +135,6 @@ impl State {
                 self.stopped_early = true;
             }
         }
-        improved
     }
 }
 
@@ -441,5 +477,48 @@ mod tests {
         assert!(!s.track_best(2, 0.5, None));
         assert!(!s.track_best(3, f64::NAN, None));
         assert_eq!((s.best_epoch, s.since_best, s.stopped_early), (1, 2, false));
+    }
+
+    #[test]
+    fn macro_f1_monitor_picks_the_highest_and_the_earlier_of_a_tie() {
+        let record = |epoch: usize, val_loss: f64, val_macro_f1: f64| EpochRecord {
+            epoch,
+            loss: 1.0,
+            accuracy: 0.5,
+            val_loss,
+            val_accuracy: 0.5,
+            seconds: 1.0,
+            val_macro_f1,
+            lr: 1e-3,
+        };
+        // Loss is best at epoch 2, F1 at epoch 3 (tied by epoch 5); patience 3 stops after 6.
+        let history = [
+            record(1, 1.0, 0.20),
+            record(2, 0.5, 0.30),
+            record(3, 0.7, 0.40),
+            record(4, 0.6, f64::NAN),
+            record(5, 0.8, 0.40),
+            record(6, 0.9, 0.35),
+            record(7, 0.4, 0.90),
+        ];
+        let run = |monitor| {
+            let mut s = State::new(String::new(), "flex".into());
+            for r in &history {
+                s.track_monitored(monitor, r, Some(3));
+                if s.stopped_early {
+                    break;
+                }
+            }
+            s
+        };
+        let f1 = run(Monitor::ValMacroF1);
+        assert_eq!((f1.best_epoch, f1.best_val_f1), (3, Some(0.40)));
+        assert!(f1.stopped_early && f1.since_best == 3);
+        let loss = run(Monitor::ValLoss);
+        assert_eq!((loss.best_epoch, loss.best_val_loss), (2, Some(0.5)));
+        assert!(loss.stopped_early);
+        // Stored and read back exactly (resume).
+        let text = serde_json::to_string(&f1).unwrap();
+        assert_eq!(serde_json::from_str::<State>(&text).unwrap(), f1);
     }
 }

@@ -1,6 +1,7 @@
 //! One epoch of training: the epoch's seeded shuffle, mini-batch steps (inputs as
 //! [`augment`] masks and mixes them, forward with the epoch's dropout masks, cross-entropy or its
-//! regularised form, backward, Adam), then the validation pass, with its progress bar.
+//! regularised form, backward, Adam at the step's scheduled rate), then the validation pass
+//! (loss, accuracy, macro F1), with its progress bar.
 
 use std::time::Instant;
 
@@ -18,7 +19,7 @@ use super::data::{batch_tensors, dropout_mask, Examples};
 use super::{TrainJob, TrainingConfig};
 use crate::base::device::wait_for;
 use crate::base::{interrupt, progress, Result};
-use crate::eval::EpochRecord;
+use crate::eval::{self, EpochRecord};
 use crate::model::Net;
 
 /// Generator of epoch `epoch`: the seed's ChaCha8 stream `epoch` (stream 0 is the weights'), so
@@ -50,6 +51,7 @@ pub(super) fn run(
     let pb = epoch_bar(job, steps, epoch, config.epochs);
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    let mut lr = config.lr;
     let keep = 1.0 - config.model.dropout();
     let dense = config.model.dense();
     let n_classes = config.classes.len();
@@ -73,7 +75,8 @@ pub(super) fn run(
         let batch_loss = f64::from(loss.clone().detach().into_scalar::<f32>());
         correct += count_correct(logits.detach(), &batch.labels);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(config.lr, model, grads);
+        lr = config.lr_at(epoch, step, steps);
+        model = optim.step(lr, model, grads);
         loss_sum += batch_loss * b as f64;
         if let Some(pb) = &pb {
             let seen: usize = (step * config.batch_size + b).min(order.len());
@@ -85,11 +88,11 @@ pub(super) fn run(
             ));
         }
     }
-    let (val_loss, val_accuracy) = if valid.is_empty() {
-        (f64::NAN, f64::NAN)
+    let (val_loss, val_accuracy, val_macro_f1) = if valid.is_empty() {
+        (f64::NAN, f64::NAN, f64::NAN)
     } else {
         let infer_device = device.clone().without_autodiff();
-        validate(&model.valid(), valid, config.batch_size, &infer_device)
+        validate(&model.valid(), valid, config, &infer_device)?
     };
     // GPU work is queued: wait for it, so that the epoch's seconds are its own.
     wait_for(device)?;
@@ -100,6 +103,8 @@ pub(super) fn run(
         val_loss,
         val_accuracy,
         seconds: t0.elapsed().as_secs_f64(),
+        val_macro_f1,
+        lr,
     };
     finish_bar(job, pb, &record);
     tracing::debug!(
@@ -110,28 +115,43 @@ pub(super) fn run(
     Ok((model, record))
 }
 
-/// Mean loss and accuracy of `model` (inference mode) over `x`.
-fn validate(model: &Net, x: &Examples, batch_size: usize, device: &Device) -> (f64, f64) {
+/// Mean loss, accuracy and macro F1 of `model` (inference mode) over `x`.
+fn validate(
+    model: &Net,
+    x: &Examples,
+    config: &TrainingConfig,
+    device: &Device,
+) -> Result<(f64, f64, f64)> {
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let all: Vec<usize> = (0..x.len()).collect();
-    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-    for idx in all.chunks(batch_size) {
+    let mut loss_sum = 0.0f64;
+    let mut predicted = Vec::with_capacity(x.len());
+    for idx in all.chunks(config.batch_size) {
         let (t, y) = batch_tensors(x, idx, device);
         let logits = model.forward(t, None);
         let loss = loss_fn.forward(logits.clone(), y).into_scalar::<f32>();
         loss_sum += f64::from(loss) * idx.len() as f64;
-        let labels: Vec<usize> = idx.iter().map(|&i| x.labels[i]).collect();
-        correct += count_correct(logits, &labels);
+        predicted.extend(argmax(logits));
     }
-    (loss_sum / x.len() as f64, correct as f64 / x.len() as f64)
+    let metrics = eval::evaluate(&x.labels, &predicted, &config.classes)?;
+    Ok((
+        loss_sum / x.len() as f64,
+        metrics.accuracy,
+        metrics.macro_avg.f1,
+    ))
+}
+
+fn argmax(logits: Tensor<2>) -> Vec<usize> {
+    let pred = logits.argmax(1).into_data_as::<i64>();
+    pred.iter::<i64>().map(|p| p as usize).collect()
 }
 
 /// Items whose largest logit is their label (`labels`: one per row of `logits`).
 fn count_correct(logits: Tensor<2>, labels: &[usize]) -> usize {
-    let pred = logits.argmax(1).into_data_as::<i64>();
-    pred.iter::<i64>()
+    argmax(logits)
+        .into_iter()
         .zip(labels)
-        .filter(|(p, &l)| *p == l as i64)
+        .filter(|&(p, &l)| p == l)
         .count()
 }
 

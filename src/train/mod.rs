@@ -28,8 +28,12 @@ pub mod augment;
 pub mod checkpoint;
 mod data;
 mod epoch;
+pub mod schedule;
+pub mod standardize;
 
 pub use data::Examples;
+pub use schedule::LrSchedule;
+pub use standardize::Standardization;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -44,7 +48,7 @@ use sha2::{Digest, Sha256};
 use crate::base::device;
 use crate::base::hash::hex_prefix;
 use crate::base::{Error, Result};
-use crate::config::{ModelConfig, TrainConfig};
+use crate::config::{ModelConfig, Monitor, ScheduleKind, Standardize, TrainConfig};
 use crate::eval::EpochRecord;
 use crate::model::{check_batch_fits, Net, NetConfig};
 use crate::rundir::RunDir;
@@ -68,6 +72,9 @@ pub struct TrainJob {
     /// Set by sweeps (the job id): the epoch bar is prefixed with it and cleared when the epoch
     /// ends, instead of staying on screen as one line per epoch.
     pub label: Option<String>,
+    /// Feature rows of a 1D item (2 for `zcr+rms`: its ZCR and RMS halves), for
+    /// `train.standardize = "per-feature"`; a 2D item's rows are its first dimension.
+    pub feature_rows: usize,
 }
 
 impl TrainJob {
@@ -80,6 +87,7 @@ impl TrainJob {
             stop_after: None,
             quiet: false,
             label: None,
+            feature_rows: 1,
         }
     }
 
@@ -108,6 +116,14 @@ impl TrainJob {
             patience: t.patience,
             keep_best: t.keep_best,
             classes: self.classes.clone(),
+            standardize: (!t.standardize.is_none()).then_some(t.standardize),
+            monitor: (!t.monitor.is_val_loss()).then_some(t.monitor),
+            schedule: (!t.schedule.is_constant() || t.warmup_epochs > 0).then_some(LrSchedule {
+                kind: t.schedule,
+                warmup_epochs: t.warmup_epochs,
+                min_lr: t.min_lr,
+            }),
+            weight_decay: (t.weight_decay != 0.0).then_some(t.weight_decay),
         })
     }
 }
@@ -135,6 +151,36 @@ pub struct TrainingConfig {
     pub keep_best: bool,
     /// Class names in label order.
     pub classes: Vec<String>,
+    // Issue 21; `None` (absent from older `training.json` files) is the report's choice.
+    /// Input standardisation fitted on the training part (`standardize.json` holds it).
+    pub standardize: Option<Standardize>,
+    /// What picks the best epoch (`None`: the validation loss).
+    pub monitor: Option<Monitor>,
+    /// Learning-rate schedule (`None`: `lr` every step).
+    pub schedule: Option<LrSchedule>,
+    /// Decoupled weight decay (AdamW).
+    pub weight_decay: Option<f64>,
+}
+
+impl TrainingConfig {
+    /// The learning rate of step `step` (0-based) of epoch `epoch` (1-based) of
+    /// `steps_per_epoch`.
+    pub fn lr_at(&self, epoch: usize, step: usize, steps_per_epoch: usize) -> f64 {
+        match &self.schedule {
+            None => self.lr,
+            Some(s) => s.lr(
+                self.lr,
+                (epoch - 1) * steps_per_epoch + step,
+                steps_per_epoch,
+                self.epochs,
+            ),
+        }
+    }
+
+    /// What picks the best epoch.
+    pub fn monitor(&self) -> Monitor {
+        self.monitor.unwrap_or_default()
+    }
 }
 
 /// What a training run produced.
@@ -142,7 +188,8 @@ pub struct TrainingConfig {
 pub struct TrainOutcome {
     /// Every finished epoch (including those of earlier, interrupted starts).
     pub history: Vec<EpochRecord>,
-    /// Epoch with the lowest validation loss (the last epoch without a validation part).
+    /// Epoch with the best monitored value (`train.monitor`; the last epoch without a
+    /// validation part).
     pub best_epoch: usize,
     /// Early stopping ended the run before `epochs`.
     pub stopped_early: bool,
@@ -162,6 +209,9 @@ pub struct TrainOutcome {
     pub params: usize,
     /// Wall time of this call, seconds.
     pub seconds: f64,
+    /// The standardisation fitted on the training part (`train.standardize`), to apply to any
+    /// input of `model` (also written to the run directory).
+    pub standardize: Option<Standardization>,
 }
 
 /// Trains `job` on `train`, validating on `valid` after every epoch, in `run`; resumes from its
@@ -175,6 +225,19 @@ pub fn train(
     let started = Instant::now();
     let config = job.training_config(&train.shape)?;
     check_examples(&config, train, valid)?;
+    // Fitted on the training part only, then applied alike to every part and later input.
+    let standardize = match config.standardize {
+        Some(Standardize::PerFeature) => {
+            let rows = standardize::rows_of(&train.shape, job.feature_rows);
+            Some(Standardization::fit(train, rows)?)
+        }
+        _ => None,
+    };
+    let scaled = match &standardize {
+        Some(s) => Some((s.apply(train)?, s.apply(valid)?)),
+        None => None,
+    };
+    let (train, valid) = scaled.as_ref().map_or((train, valid), |(t, v)| (t, v));
     let backend = device::label(job.train.backend, job.train.device);
     let device = device::device(job.train.backend, job.train.device)?.autodiff();
     let cap = device::buffer_cap(job.train.backend, job.train.device)?;
@@ -191,12 +254,15 @@ pub fn train(
         config.classes.len(),
     );
     augment::write_training(run, &config, reg.as_ref())?;
+    if let Some(s) = &standardize {
+        s.write(&run.standardize_file())?;
+    }
 
     let mut model = config
         .model
         .init(&device, &mut ChaCha8Rng::seed_from_u64(config.seed))?;
     let params = model.num_params();
-    let mut optim = adam::init(&config.optimizer);
+    let mut optim = adam::init_decoupled(&config.optimizer, config.weight_decay.unwrap_or(0.0));
     let ckpt_dir = run.checkpoint_dir();
     let fingerprint = fingerprint(&config, reg.as_ref(), train, valid);
     let mut state = checkpoint::start(&ckpt_dir, &fingerprint, config.epochs, &backend)?;
@@ -258,6 +324,7 @@ pub fn train(
         backend,
         params,
         seconds: started.elapsed().as_secs_f64(),
+        standardize,
     })
 }
 
@@ -273,10 +340,15 @@ fn end_epoch(
     state: &mut State,
 ) -> Result<()> {
     let epoch = record.epoch;
-    let improved = state.track_best(epoch, record.val_loss, config.patience);
+    let monitor = config.monitor();
+    let improved = state.track_monitored(monitor, &record, config.patience);
     if state.stopped_early {
+        let what = match monitor {
+            Monitor::ValLoss => "validation loss",
+            Monitor::ValMacroF1 => "validation macro F1",
+        };
         tracing::info!(
-            "early stopping after epoch {epoch}: no better validation loss since epoch {}",
+            "early stopping after epoch {epoch}: no better {what} since epoch {}",
             state.best_epoch
         );
     }
@@ -309,6 +381,21 @@ fn check_examples(config: &TrainingConfig, train: &Examples, valid: &Examples) -
     Ok(())
 }
 
+/// The configuration as the fingerprint reads it: the epoch count left out where extending the
+/// run is possible, and keys added later left out while unset, so the checkpoints of runs
+/// started before them still resume (the text is serde_json's pretty form).
+fn fingerprint_text(config: &TrainingConfig) -> String {
+    let mut c = config.clone();
+    if c.schedule.is_none_or(|s| s.kind == ScheduleKind::Constant) {
+        c.epochs = 0;
+    }
+    let mut text = c.to_string();
+    for key in ["standardize", "monitor", "schedule", "weight_decay"] {
+        text = text.replace(&format!(",\n  \"{key}\": null"), "");
+    }
+    text
+}
+
 fn check_part(config: &TrainingConfig, x: &Examples, what: &str) -> Result<()> {
     let n = config.classes.len();
     if x.is_empty() {
@@ -324,21 +411,62 @@ fn check_part(config: &TrainingConfig, x: &Examples, what: &str) -> Result<()> {
 
 /// Digest of what decides the result except the epoch count (so a finished run can be extended):
 /// the configuration, the regularisation (when on: a default run's digest is as before) and the
-/// data.
+/// data. A schedule that spans the run makes the epoch count part of it (more epochs change the
+/// rate of every step).
 fn fingerprint(
     config: &TrainingConfig,
     reg: Option<&augment::Regularisation>,
     train: &Examples,
     valid: &Examples,
 ) -> String {
-    let mut c = config.clone();
-    c.epochs = 0;
     let mut h = Sha256::new();
-    h.update(c.to_string().as_bytes());
+    h.update(fingerprint_text(config).as_bytes());
     if let Some(r) = reg {
         h.update(serde_json::to_string(r).unwrap_or_default().as_bytes());
     }
     h.update(train.digest().as_bytes());
     h.update(valid.digest().as_bytes());
     hex_prefix(&h.finalize(), 12)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PoolConfig;
+
+    fn config(train: TrainConfig) -> TrainingConfig {
+        let model = ModelConfig {
+            filters: vec![4],
+            kernel: 3,
+            dense: 8,
+            pool: PoolConfig {
+                size: Some(2),
+                ..PoolConfig::default()
+            },
+            ..ModelConfig::default()
+        };
+        TrainJob::new(model, train, vec!["a".into(), "b".into()])
+            .training_config(&[24])
+            .unwrap()
+    }
+
+    #[test]
+    fn fingerprint_text_is_the_older_one_while_new_keys_are_unset() {
+        let plain = fingerprint_text(&config(TrainConfig::default()));
+        for key in ["standardize", "monitor", "schedule", "weight_decay"] {
+            assert!(!plain.contains(&format!("\n  \"{key}\"")), "{plain}");
+        }
+        // What the text was before those keys: Burn puts optional fields last, and the last
+        // one was `patience`.
+        assert!(plain.ends_with("\"patience\": null\n}"), "{plain}");
+        assert!(plain.contains("\"epochs\": 0,"), "{plain}");
+        let cosine = fingerprint_text(&config(TrainConfig {
+            schedule: ScheduleKind::Cosine,
+            weight_decay: 0.01,
+            ..TrainConfig::default()
+        }));
+        assert!(cosine.contains("\"epochs\": 60,"), "{cosine}");
+        assert!(cosine.contains("\n  \"weight_decay\": 0.01"), "{cosine}");
+        assert!(!cosine.contains("\"monitor\": null"), "{cosine}");
+    }
 }
