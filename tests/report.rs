@@ -309,3 +309,164 @@ fn one_pair_of_charts_per_table_and_missing_files_are_warnings() {
     assert_eq!(inlined_pngs(&html).len(), 3);
     assert!(html.contains("<h2>train.epochs = 60</h2>"));
 }
+
+/// `ser report --compare DIR ext:EXT`: another system's predictions, one `seed-N.csv` per run,
+/// written here from the tiny sweep's own runs (clips by file name, rows and probability columns
+/// in another order, some predictions changed by a fixed rule), paired with the runs of
+/// `train.seed = N`; McNemar's counts recomputed by hand. A seed without a run, a missing clip
+/// and a side with two runs per seed are errors naming what is wrong.
+#[test]
+fn compare_pairs_external_predictions_with_the_runs_of_their_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path(), GRID);
+    let (code, _, err) = run(&mut sweep(&file, dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let results = dir.path().join("results/tiny");
+    let jobs = ser::experiment::Experiment::from_file(&file)
+        .unwrap()
+        .jobs()
+        .unwrap();
+    let ext = dir.path().join("keras");
+    fs::create_dir_all(&ext).unwrap();
+    fs::write(ext.join("README.txt"), "not a seed file").unwrap();
+    let mut expected = Vec::new();
+    for seed in [0u64, 1] {
+        let job = jobs
+            .iter()
+            .find(|j| j.config.model.filters == [4] && j.config.train.seed == seed)
+            .unwrap();
+        let path = results.join(&job.id).join("predictions.csv");
+        let p = ser::eval::Predictions::parse(&fs::read_to_string(&path).unwrap(), &path).unwrap();
+        let k = p.classes.len();
+        let mut text = format!(
+            "clip,true,predicted,{}\n",
+            p.classes
+                .iter()
+                .rev()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let (mut ser_only, mut ext_only, mut ext_right) = (0, 0, 0);
+        for (i, r) in p.rows.iter().enumerate().rev() {
+            let t = p.classes.iter().position(|c| *c == r.truth).unwrap();
+            // Right on every third clip, wrong on the next, the run's own answer otherwise.
+            let y = match i % 3 {
+                0 => t,
+                1 => (t + 1) % k,
+                _ => p.classes.iter().position(|c| *c == r.predicted).unwrap(),
+            };
+            let ser_ok = r.predicted == r.truth;
+            ser_only += usize::from(ser_ok && y != t);
+            ext_only += usize::from(!ser_ok && y == t);
+            ext_right += usize::from(y == t);
+            let probs: Vec<&str> = (0..k)
+                .rev()
+                .map(|c| if c == y { "1" } else { "0" })
+                .collect();
+            let name = r.path.rsplit('/').next().unwrap();
+            text += &format!("{name},{},{},{}\n", r.truth, p.classes[y], probs.join(","));
+        }
+        let ser_right = p.rows.iter().filter(|r| r.predicted == r.truth).count();
+        let n = p.rows.len();
+        expected.push((
+            n,
+            ser_only,
+            ext_only,
+            (ext_right as f64 - ser_right as f64) / n as f64,
+        ));
+        fs::write(ext.join(format!("seed-{seed}.csv")), text).unwrap();
+    }
+    let a = format!("{}:model.filters=[4]", results.display());
+    let b = format!("ext:{}", ext.display());
+    let out_dir = dir.path().join("stats");
+    let compare = |a: &str, b: &str| {
+        run(ser()
+            .args(["report", "--compare", a, b, "--resamples", "500", "--out"])
+            .arg(&out_dir))
+    };
+    let (code, out, err) = compare(&a, &b);
+    assert_eq!(code, 0, "{err}");
+    let md = fs::read_to_string(out_dir.join("comparison-stats.md")).unwrap();
+    assert!(out.contains(&md), "{out}");
+    assert!(
+        md.contains("`seed-N.csv` with the run of train.seed = N"),
+        "{md}"
+    );
+    for (seed, (n, ser_only, ext_only, diff)) in expected.iter().enumerate() {
+        let key = format!("| train.seed={seed}, split.seed=0 | {n} |");
+        let row = md
+            .lines()
+            .find(|l| l.starts_with(&key))
+            .unwrap_or_else(|| panic!("{key}\n{md}"));
+        let p = ser::eval::stats::mcnemar_exact(*ser_only, *ext_only);
+        let p_cell = if p < 1e-4 {
+            format!("{p:.1e}")
+        } else {
+            format!("{p:.4}")
+        };
+        assert!(row.contains(&format!(" | {diff:+.4} | ")), "{row}");
+        assert!(
+            row.contains(&format!("| {ser_only} | {ext_only} | {p_cell} |")),
+            "{row}"
+        );
+    }
+    // Speakers come from the runs: the synthetic corpus' two.
+    assert!(
+        md.contains("(2 pairs, 2 speakers resampled, 500 resamples)"),
+        "{md}"
+    );
+    assert!(md.contains("| McNemar exact, pooled clips |"), "{md}");
+    // The external side may be A too.
+    let (code, out, err) = compare(&b, &a);
+    assert_eq!(code, 0, "{err}");
+    let (n, ser_only, ext_only, _) = expected[0];
+    assert!(
+        out.contains(&format!("| train.seed=0, split.seed=0 | {n} |"))
+            && out.contains(&format!("| {ext_only} | {ser_only} |")),
+        "{out}"
+    );
+
+    // A seed without its run.
+    fs::copy(ext.join("seed-0.csv"), ext.join("seed-7.csv")).unwrap();
+    let (code, _, err) = compare(&a, &b);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("seed-7.csv of ext:") && err.contains("no run with that train.seed"),
+        "{err}"
+    );
+    fs::remove_file(ext.join("seed-7.csv")).unwrap();
+    // A test clip missing from a file: named, with the file.
+    let seed1 = ext.join("seed-1.csv");
+    let text = fs::read_to_string(&seed1).unwrap();
+    let dropped = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    let rest: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, l)| l)
+        .collect();
+    fs::write(&seed1, rest.join("\n")).unwrap();
+    let (code, _, err) = compare(&a, &b);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("seed-1.csv") && err.contains(&dropped) && err.contains("is missing"),
+        "{err}"
+    );
+    fs::write(&seed1, text).unwrap();
+    // The whole folder has two runs per seed.
+    let (code, _, err) = compare(&results.display().to_string(), &b);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("two runs have train.seed=0"), "{err}");
+    // Two external sides.
+    let (code, _, err) = compare(&b, &b);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("both sides are external"), "{err}");
+}

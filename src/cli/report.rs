@@ -15,7 +15,11 @@ use crate::report;
     ser report results/quickstart --html          (also report.html: tables, charts, confusion matrices)\n  \
     ser report results/filters results/epochs   (side by side: also writes results/comparison.md)\n  \
     ser report --compare results/filters results/filters-speaker\n  \
-    ser report --compare \"results/filters:model.filters=[128,64,32]\" \"results/filters:model.filters=[256,128,64]\"\n                                              (paired tests: comparison-stats.md in the first folder)")]
+    ser report --compare \"results/filters:model.filters=[128,64,32]\" \"results/filters:model.filters=[256,128,64]\"\n                                              (paired tests: comparison-stats.md in the first folder)\n  \
+    ser report --compare results/emodb-peer10 ext:results/emodb-peer10/peer-keras\n                                              \
+    (another system's predictions: one seed-N.csv per run, columns clip,true,predicted[,one\n                                              \
+    probability column per class]; seed-N.csv pairs with the run of train.seed = N, its clips must\n                                              \
+    be that run's test clips, by path or file name)")]
 pub struct ReportArgs {
     /// Results folders of experiments (OUT/<experiment>/).
     #[arg(required = true)]
@@ -29,8 +33,8 @@ pub struct ReportArgs {
     /// matrix in one self-contained page (pictures inlined; opens offline).
     #[arg(long)]
     html: bool,
-    /// Compare two systems, A then B (`DIR` or one grid point `DIR:key=value,...`): runs paired
-    /// by seeds, differences B − A with a speaker-bootstrap interval, McNemar and Wilcoxon tests
+    /// Compare two systems, A then B (`DIR`, one grid point `DIR:key=value,...`, or another
+    /// system's predictions `ext:DIR` of seed-N.csv files): runs paired by seeds, differences B − A with a speaker-bootstrap interval, McNemar and Wilcoxon tests
     /// with Holm's correction; writes comparison-stats.md / .csv (in --out, default A's folder).
     #[arg(long)]
     compare: bool,

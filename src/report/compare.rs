@@ -24,6 +24,7 @@ use crate::eval::Predictions;
 use crate::experiment::{describe, parse_assignment, show, value_of, Job};
 use crate::rundir::{JobState, RunDir};
 
+use super::external::{self, External};
 use super::summary::load;
 use super::table::md_text;
 
@@ -47,17 +48,34 @@ pub struct Side {
     pub dir: PathBuf,
     /// `key = value` every chosen run must have.
     pub select: Vec<(String, Value)>,
+    /// `ext:DIR`: another system's predictions, one `seed-<N>.csv` per run ([`external`]).
+    pub external: bool,
 }
 
 impl Side {
     /// Parses `DIR` or `DIR:key=value,...` (values in TOML, commas inside brackets belong to the
     /// value: `results/f:model.filters=[4,8],train.epochs=30`). A path that is a folder is taken
-    /// whole, even with a `:` in its name.
+    /// whole, even with a `:` in its name. `ext:DIR` is another system's predictions.
     pub fn parse(spec: &str) -> Result<Side> {
+        if let Some(dir) = spec.strip_prefix(external::PREFIX) {
+            if dir.is_empty() {
+                return Err(Error::Usage(format!(
+                    "--compare {spec}: name the folder of the seed-<N>.csv files, e.g. \
+                     ext:results/peer"
+                )));
+            }
+            return Ok(Side {
+                label: spec.to_string(),
+                dir: PathBuf::from(dir),
+                select: Vec::new(),
+                external: true,
+            });
+        }
         let whole = Side {
             label: spec.to_string(),
             dir: PathBuf::from(spec),
             select: Vec::new(),
+            external: false,
         };
         if Path::new(spec).is_dir() {
             return Ok(whole);
@@ -81,6 +99,7 @@ impl Side {
             label: spec.to_string(),
             dir: PathBuf::from(dir),
             select,
+            external: false,
         })
     }
 }
@@ -281,10 +300,76 @@ fn predictions_of(run: &RunDir) -> Result<Option<Predictions>> {
     }
 }
 
+/// What the pairs add up to, before the tests over them.
+#[derive(Default)]
+struct Tally {
+    pairs: Vec<Pair>,
+    boot_pairs: Vec<PairBySpeaker>,
+    speakers: HashMap<String, usize>,
+    /// Pooled McNemar counts (A only right, B only right) and clips.
+    pooled: (usize, usize, usize),
+    notes: Vec<String>,
+}
+
+impl Tally {
+    /// Adds `pair`, scored clip by clip on `pa` and `pb` where both are given.
+    fn add(&mut self, mut pair: Pair, preds: Option<(&Predictions, &Predictions)>) {
+        let key = pair.key.clone();
+        match preds {
+            Some((pa, pb)) => match paired_clips(pa, pb, &mut self.speakers) {
+                Ok((clips, a_only, b_only, by_speaker, (ca, cb))) => {
+                    // Exact, where metrics.json rounds to 4 decimals.
+                    pair.accuracy = (ca.accuracy(), cb.accuracy());
+                    pair.f1_macro = (ca.macro_f1(), cb.macro_f1());
+                    pair.clips = Some(clips);
+                    pair.mcnemar = Some(McNemar {
+                        a_only,
+                        b_only,
+                        p: stats::mcnemar_exact(a_only, b_only),
+                        p_holm: f64::NAN,
+                    });
+                    self.pooled.0 += a_only;
+                    self.pooled.1 += b_only;
+                    self.pooled.2 += clips;
+                    match by_speaker {
+                        Some(s) => self.boot_pairs.push(s),
+                        None => self.notes.push(format!(
+                            "{key}: predictions.csv without speakers: left out of the bootstrap"
+                        )),
+                    }
+                }
+                Err(why) => self.notes.push(format!("{key}: {why}; McNemar n/a")),
+            },
+            None => self.notes.push(format!(
+                "{key}: no predictions.csv (a run made before runs wrote it; `ser eval RUN` \
+                 writes one): McNemar and bootstrap n/a for this pair"
+            )),
+        }
+        self.pairs.push(pair);
+    }
+}
+
 /// Compares side `b` against side `a` (differences are B − A), `resamples` bootstrap draws.
 pub fn compare(a: &Side, b: &Side, resamples: usize) -> Result<Comparison> {
-    let mut notes = Vec::new();
-    let (chosen_a, chosen_b) = (chosen_runs(a, &mut notes)?, chosen_runs(b, &mut notes)?);
+    let tally = match (a.external, b.external) {
+        (true, true) => {
+            return Err(Error::Usage(format!(
+                "--compare {} {}: both sides are external predictions; one must be a ser \
+                 results folder (its runs give the test clips and the speakers)",
+                a.label, b.label
+            )))
+        }
+        (false, false) => tally_runs(a, b)?,
+        (true, false) => tally_external(b, a, true)?,
+        (false, true) => tally_external(a, b, false)?,
+    };
+    Ok(finish(a, b, tally, resamples))
+}
+
+/// Two ser sides: runs paired by [`PAIR_KEYS`].
+fn tally_runs(a: &Side, b: &Side) -> Result<Tally> {
+    let mut t = Tally::default();
+    let (chosen_a, chosen_b) = (chosen_runs(a, &mut t.notes)?, chosen_runs(b, &mut t.notes)?);
     // Folds are shown (and keyed) only where some run uses one other than 0.
     let fold = chosen_a
         .iter()
@@ -294,30 +379,17 @@ pub fn compare(a: &Side, b: &Side, resamples: usize) -> Result<Comparison> {
     let runs_b = by_pair_key(b, chosen_b, fold)?;
     for (side, mine, theirs) in [(a, &runs_a, &runs_b), (b, &runs_b, &runs_a)] {
         for key in mine.keys().filter(|k| !theirs.contains_key(*k)) {
-            notes.push(format!(
+            t.notes.push(format!(
                 "{}: the run with {key} has no partner, left out",
                 side.label
             ));
         }
     }
-
-    let mut pairs = Vec::new();
-    let mut boot_pairs: Vec<PairBySpeaker> = Vec::new();
-    let mut speakers: HashMap<String, usize> = HashMap::new();
-    let (mut pooled_a, mut pooled_b, mut pooled_clips) = (0, 0, 0);
     for (key, (job_a, run_a)) in &runs_a {
         let Some((job_b, run_b)) = runs_b.get(key) else {
             continue;
         };
-        let metric = |run: &RunDir, name: &str| -> Result<f64> {
-            run.read_metrics()?.get(name).copied().ok_or_else(|| {
-                Error::format(
-                    run.path().join("metrics.json"),
-                    format!("no `{name}`: the run's metrics are damaged; run it again"),
-                )
-            })
-        };
-        let mut pair = Pair {
+        let pair = Pair {
             key: key.clone(),
             runs: (job_a.id.clone(), job_b.id.clone()),
             accuracy: (metric(run_a, "accuracy")?, metric(run_b, "accuracy")?),
@@ -325,42 +397,10 @@ pub fn compare(a: &Side, b: &Side, resamples: usize) -> Result<Comparison> {
             clips: None,
             mcnemar: None,
         };
-        match (predictions_of(run_a)?, predictions_of(run_b)?) {
-            (Some(pa), Some(pb)) => {
-                match paired_clips(&pa, &pb, &mut speakers) {
-                    Ok((clips, a_only, b_only, by_speaker, (ca, cb))) => {
-                        // Exact, where metrics.json rounds to 4 decimals.
-                        pair.accuracy = (ca.accuracy(), cb.accuracy());
-                        pair.f1_macro = (ca.macro_f1(), cb.macro_f1());
-                        pair.clips = Some(clips);
-                        pair.mcnemar = Some(McNemar {
-                            a_only,
-                            b_only,
-                            p: stats::mcnemar_exact(a_only, b_only),
-                            p_holm: f64::NAN,
-                        });
-                        pooled_a += a_only;
-                        pooled_b += b_only;
-                        pooled_clips += clips;
-                        match by_speaker {
-                            Some(s) => boot_pairs.push(s),
-                            None => notes.push(format!(
-                                "{key}: predictions.csv without speakers: left out of the \
-                                 bootstrap"
-                            )),
-                        }
-                    }
-                    Err(why) => notes.push(format!("{key}: {why}; McNemar n/a")),
-                }
-            }
-            _ => notes.push(format!(
-                "{key}: no predictions.csv (a run made before runs wrote it; `ser eval RUN` \
-                 writes one): McNemar and bootstrap n/a for this pair"
-            )),
-        }
-        pairs.push(pair);
+        let (pa, pb) = (predictions_of(run_a)?, predictions_of(run_b)?);
+        t.add(pair, pa.as_ref().zip(pb.as_ref()));
     }
-    if pairs.is_empty() {
+    if t.pairs.is_empty() {
         return Err(Error::Usage(format!(
             "--compare {} {}: no two runs share {}: compare runs made with the same seeds",
             a.label,
@@ -368,6 +408,118 @@ pub fn compare(a: &Side, b: &Side, resamples: usize) -> Result<Comparison> {
             PAIR_KEYS.join(", ")
         )));
     }
+    Ok(t)
+}
+
+/// A ser side against external predictions (`ext_first`: the external side is A): the file
+/// `seed-<N>.csv` pairs with the run of `train.seed = N`. Every seed must have its partner and
+/// every file the run's test clips.
+fn tally_external(ser: &Side, ext: &Side, ext_first: bool) -> Result<Tally> {
+    let mut t = Tally::default();
+    let files = external::seed_files(&ext.dir)?;
+    let mut runs: BTreeMap<u64, (Job, RunDir)> = BTreeMap::new();
+    for (job, run) in chosen_runs(ser, &mut t.notes)? {
+        let seed = job.config.train.seed;
+        if let Some((other, _)) = runs.get(&seed) {
+            return Err(Error::Usage(format!(
+                "--compare {} {}: two runs have train.seed={seed} ({} and {}): name one grid \
+                 point (DIR:key=value,...), one run per seed",
+                ser.label,
+                ext.label,
+                describe(&other.point),
+                describe(&job.point),
+            )));
+        }
+        runs.insert(seed, (job, run));
+    }
+    let lonely_files: Vec<String> = files
+        .keys()
+        .filter(|s| !runs.contains_key(s))
+        .map(|s| format!("seed-{s}.csv"))
+        .collect();
+    let lonely_runs: Vec<String> = runs
+        .keys()
+        .filter(|s| !files.contains_key(s))
+        .map(|s| format!("train.seed={s}"))
+        .collect();
+    if !lonely_files.is_empty() || !lonely_runs.is_empty() {
+        let mut why = Vec::new();
+        if !lonely_files.is_empty() {
+            why.push(format!(
+                "{} of {} have no run with that train.seed in {}",
+                lonely_files.join(", "),
+                ext.label,
+                ser.label
+            ));
+        }
+        if !lonely_runs.is_empty() {
+            why.push(format!(
+                "the runs with {} of {} have no seed-<N>.csv in {}",
+                lonely_runs.join(", "),
+                ser.label,
+                ext.dir.display()
+            ));
+        }
+        return Err(Error::Usage(format!(
+            "--compare: every seed needs a partner (seed-N.csv pairs with the run of \
+             train.seed = N): {}",
+            why.join("; ")
+        )));
+    }
+    for (seed, (job, run)) in &runs {
+        let ser_file = run.path().join("predictions.csv");
+        let Some(ser_preds) = predictions_of(run)? else {
+            return Err(Error::Usage(format!(
+                "--compare {}: the run {} has no predictions.csv (made before runs wrote it): \
+                 `ser eval {}` writes one",
+                ser.label,
+                job.id,
+                run.path().display()
+            )));
+        };
+        let ext_preds = External::read(&files[seed])?.align(&ser_preds, &ser_file)?;
+        let name = format!("seed-{seed}.csv");
+        let (runs, preds) = if ext_first {
+            ((name, job.id.clone()), (&ext_preds, &ser_preds))
+        } else {
+            ((job.id.clone(), name), (&ser_preds, &ext_preds))
+        };
+        let pair = Pair {
+            key: pair_key(job, job.config.split.fold != 0),
+            runs,
+            accuracy: (f64::NAN, f64::NAN),
+            f1_macro: (f64::NAN, f64::NAN),
+            clips: None,
+            mcnemar: None,
+        };
+        t.add(pair, Some(preds));
+    }
+    if let Some(why) = t.notes.iter().find(|n| n.ends_with("McNemar n/a")) {
+        // Aligned predictions always pair; anything else is a bug to report, not a result.
+        return Err(Error::Usage(format!("--compare: {why}")));
+    }
+    Ok(t)
+}
+
+/// A number of a run's `metrics.json`.
+fn metric(run: &RunDir, name: &str) -> Result<f64> {
+    run.read_metrics()?.get(name).copied().ok_or_else(|| {
+        Error::format(
+            run.path().join("metrics.json"),
+            format!("no `{name}`: the run's metrics are damaged; run it again"),
+        )
+    })
+}
+
+/// The tests over the pairs of `t`, with Holm's corrections.
+fn finish(a: &Side, b: &Side, t: Tally, resamples: usize) -> Comparison {
+    let Tally {
+        mut pairs,
+        boot_pairs,
+        speakers,
+        pooled: (pooled_a, pooled_b, pooled_clips),
+        notes,
+    } = t;
     // Per-pair McNemar tests: one family.
     let with_clips: Vec<usize> = (0..pairs.len())
         .filter(|&i| pairs[i].mcnemar.is_some())
@@ -419,7 +571,7 @@ pub fn compare(a: &Side, b: &Side, resamples: usize) -> Result<Comparison> {
     }
     let bootstrap =
         stats::speaker_bootstrap(&boot_pairs, speakers.len(), resamples, BOOTSTRAP_SEED);
-    Ok(Comparison {
+    Comparison {
         a: a.clone(),
         b: b.clone(),
         mean_accuracy_diff: d_acc.iter().sum::<f64>() / n,
@@ -430,7 +582,7 @@ pub fn compare(a: &Side, b: &Side, resamples: usize) -> Result<Comparison> {
         pairs,
         tests,
         notes,
-    })
+    }
 }
 
 /// Clips, McNemar's counts (A only right, B only right), the per-speaker counts (`None` without
@@ -521,12 +673,21 @@ fn p_cell(p: f64) -> String {
 /// The comparison as Markdown.
 pub fn markdown(c: &Comparison) -> String {
     let t = md_text;
+    let pairing = if c.a.external || c.b.external {
+        "External predictions (`ext:DIR`) are paired by seed: `seed-N.csv` with the run of \
+         train.seed = N; each file's clips are that run's test clips, with the same true labels \
+         (checked), and its speakers are the run's."
+            .to_string()
+    } else {
+        format!(
+            "Runs are paired by {}: the same split, so the same test clips.",
+            PAIR_KEYS.join(", ")
+        )
+    };
     let mut md = format!(
-        "# Comparison: B = {} against A = {}\n\n\
-         Runs are paired by {}: the same split, so the same test clips. Differences are B − A.\n\n",
+        "# Comparison: B = {} against A = {}\n\n{pairing} Differences are B − A.\n\n",
         t(&c.b.label),
         t(&c.a.label),
-        PAIR_KEYS.join(", ")
     );
     md += "| pair | clips | acc A | acc B | Δ acc | F1 A | F1 B | Δ F1 | A only right | B only right | McNemar p | Holm p | verdict |\n";
     md += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";

@@ -10,6 +10,7 @@
 
 pub mod charts;
 pub mod compare;
+pub mod external;
 pub mod html;
 mod summary;
 mod table;
