@@ -447,8 +447,9 @@ fn feature_kinds_pair_with_their_model() {
     }
     let (_, message) = config_error("[features]\nkind = \"chroma\"");
     assert!(
-        message
-            .contains("use cnn2d, or zcr+rms / zcr / rms / energy / spectral / zcr+rms+spectral"),
+        message.contains(
+            "use cnn2d or crnn, or zcr+rms / zcr / rms / energy / spectral / zcr+rms+spectral"
+        ),
         "{message}"
     );
     let (_, message) = config_error("[model]\nkind = \"cnn2d\"\n[features]\nkind = \"spectral\"");

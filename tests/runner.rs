@@ -811,3 +811,30 @@ fn every_run_scores_its_calibration_from_its_own_predictions() {
     assert!((0.0..=1.0).contains(&ece));
     assert!((again.ece - ece).abs() < 1e-4, "{} vs {ece}", again.ece);
 }
+
+/// `ser sweep --only KEY=VALUE` runs the jobs that match every assignment and leaves the rest;
+/// a value no job has and a key no config has are errors naming them.
+#[test]
+fn sweep_only_runs_the_matching_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path(), GRID);
+    let results = dir.path().join("results/tiny");
+    let jobs = Experiment::from_file(&file).unwrap().jobs().unwrap();
+    let (code, _, err) = run(sweep(&file, dir.path()).args(["--only", "train.seed=1"]));
+    assert_eq!(code, 0, "{err}");
+    for j in &jobs {
+        let seed = ser::experiment::value_of(j, "train.seed").unwrap();
+        assert_eq!(
+            results.join(&j.id).join("metrics.json").is_file(),
+            seed.as_integer() == Some(1),
+            "{}",
+            j.id
+        );
+    }
+    let (code, _, err) = run(sweep(&file, dir.path()).args(["--only", "train.seed=7"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no job matches --only train.seed=7"), "{err}");
+    let (code, _, err) = run(sweep(&file, dir.path()).args(["--only", "train.sed=1"]));
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("train.sed"), "{err}");
+}

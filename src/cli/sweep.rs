@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use crate::base::{Error, Result};
 use crate::cache::CacheOptions;
 use crate::config::{BackendKind, Overrides};
-use crate::experiment::describe;
+use crate::experiment::{describe, Job};
 use crate::job::JobOptions;
 use crate::report;
 use crate::rundir::RunDir;
@@ -98,6 +98,10 @@ pub struct SweepArgs {
     /// Run at most N jobs now; the rest stay for the next sweep.
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
+    /// Only the jobs whose settings match KEY=VALUE (a TOML value), repeated: all must match,
+    /// e.g. --only features.kind=zcr+rms --only train.seed=0.
+    #[arg(long, value_name = "KEY=VALUE")]
+    only: Vec<String>,
     /// Where jobs run: here, or as a Slurm job array (sbatch; scripts in
     /// OUT/<experiment>/slurm/).
     #[arg(long, value_enum, default_value_t = Executor::Local)]
@@ -232,6 +236,23 @@ pub struct StatusArgs {
 
 pub fn sweep(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
     let (exp, jobs) = runner::plan(&args.file)?;
+    let jobs = if args.only.is_empty() {
+        jobs
+    } else {
+        let picked: Vec<Job> = runner::matching(&exp, &jobs, &args.only)?
+            .into_iter()
+            .cloned()
+            .collect();
+        if picked.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}: no job matches --only {}; `ser sweep {} --dry-run` lists the jobs",
+                exp.file.display(),
+                args.only.join(" --only "),
+                args.file.display()
+            )));
+        }
+        picked
+    };
     let out = args.flags.out.join(&exp.name);
     if args.executor == Executor::Slurm {
         return sweep_slurm(&args, &exp, &jobs, &out);

@@ -33,7 +33,7 @@ use crate::config::Config;
 use crate::job::{self, JobOptions};
 
 pub use executor::{feature_sets, run_jobs, sweep, SweepOptions, SweepOutcome};
-pub use plan::{dry_run, plan, select};
+pub use plan::{dry_run, matching, plan, select};
 
 /// Trains one job; the executor calls it from several threads at once.
 pub trait Trainer: Sync {

@@ -83,6 +83,32 @@ pub(crate) fn aligned(rows: &[Vec<String>]) -> String {
     text
 }
 
+/// The jobs whose settings match every `KEY=VALUE` of `only` (TOML values; all jobs when
+/// empty); a key that no job has is an error naming it.
+pub fn matching<'a>(exp: &Experiment, jobs: &'a [Job], only: &[String]) -> Result<Vec<&'a Job>> {
+    let wanted = only
+        .iter()
+        .map(|a| parse_assignment(a))
+        .collect::<Result<Vec<_>>>()?;
+    for (k, _) in &wanted {
+        if jobs.iter().all(|j| value_of(j, k).is_none()) {
+            return Err(Error::config(
+                &exp.file,
+                k.clone(),
+                format!("--only {k}: not a key of this experiment's configs"),
+            ));
+        }
+    }
+    Ok(jobs
+        .iter()
+        .filter(|j| {
+            wanted
+                .iter()
+                .all(|(k, v)| value_of(j, k).as_ref() == Some(v))
+        })
+        .collect())
+}
+
 /// The one job `id` (a unique prefix will do) or `only` (`KEY=VALUE` assignments, TOML values)
 /// names; errors list the candidates.
 pub fn select<'a>(
@@ -99,28 +125,7 @@ pub fn select<'a>(
     };
     let matching: Vec<&Job> = match id {
         Some(id) => jobs.iter().filter(|j| j.id.starts_with(id)).collect(),
-        None => {
-            let wanted = only
-                .iter()
-                .map(|a| parse_assignment(a))
-                .collect::<Result<Vec<_>>>()?;
-            for (k, _) in &wanted {
-                if jobs.iter().all(|j| value_of(j, k).is_none()) {
-                    return Err(Error::config(
-                        &exp.file,
-                        k.clone(),
-                        format!("--only {k}: not a key of this experiment's configs"),
-                    ));
-                }
-            }
-            jobs.iter()
-                .filter(|j| {
-                    wanted
-                        .iter()
-                        .all(|(k, v)| value_of(j, k).as_ref() == Some(v))
-                })
-                .collect()
-        }
+        None => matching(exp, jobs, only)?,
     };
     let what = id.map_or_else(|| only.join(" "), |i| format!("--job {i}"));
     match matching.as_slice() {
