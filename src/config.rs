@@ -1086,9 +1086,11 @@ impl TrainConfig {
     }
 
     /// Whether a run's result depends on `train.epochs` beyond the number of epochs run: a
-    /// schedule that spans the run, or early stopping. Such a run cannot simply be extended.
+    /// schedule that spans the run. Such a run cannot simply be extended, nor continue another
+    /// run's checkpoint (`runner::chain`). Early stopping does not: its decision after epoch k
+    /// reads epochs 1..k only.
     pub fn depends_on_total_epochs(&self) -> bool {
-        !self.schedule.is_constant() || self.patience.is_some()
+        !self.schedule.is_constant()
     }
 }
 

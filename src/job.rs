@@ -288,6 +288,9 @@ fn run_info(
         "wall_seconds": started.elapsed().as_secs_f64(),
         "train_seconds": outcome.history.iter().map(|r| r.seconds).sum::<f64>(),
         "resumed_from_epoch": outcome.resumed_from,
+        // Shared epoch prefixes (runner::chain): the shorter job whose checkpoint this one
+        // continued.
+        "continued_from": outcome.continued_from,
         "feature_cache": table.dir,
         "parts": {
             "train": parts.train.len(),

@@ -73,3 +73,32 @@ pub fn write_sine_wav(path: &Path, rate: u32, seconds: f32) {
     }
     w.finalize().unwrap();
 }
+
+/// Two run directories hold the same results, timings aside: metrics, history (less its
+/// seconds column), confusion matrix and report.
+pub fn same_run(x: &Path, y: &Path) {
+    let metrics = |p: &Path| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p.join("metrics.json")).unwrap())
+                .unwrap();
+        v.as_object_mut().unwrap().remove("train_seconds");
+        v
+    };
+    assert_eq!(metrics(x), metrics(y), "{}", x.display());
+    let history = |p: &Path| -> Vec<String> {
+        std::fs::read_to_string(p.join("history.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+            .collect()
+    };
+    assert_eq!(history(x), history(y), "{}", x.display());
+    for f in ["confusion.csv", "report.txt", "predictions.csv"] {
+        assert_eq!(
+            std::fs::read(x.join(f)).unwrap(),
+            std::fs::read(y.join(f)).unwrap(),
+            "{f} of {}",
+            x.display()
+        );
+    }
+}

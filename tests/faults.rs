@@ -192,24 +192,7 @@ fn same_results(a: &Path, b: &Path) {
     assert!(!ja.is_empty());
     for (x, y) in ja.iter().zip(&jb) {
         assert_eq!(x.file_name(), y.file_name());
-        let metrics = |p: &Path| {
-            let mut v: serde_json::Value =
-                serde_json::from_str(&fs::read_to_string(p.join("metrics.json")).unwrap()).unwrap();
-            v.as_object_mut().unwrap().remove("train_seconds");
-            v
-        };
-        assert_eq!(metrics(x), metrics(y), "{}", x.display());
-        let history = |p: &Path| -> Vec<String> {
-            fs::read_to_string(p.join("history.csv"))
-                .unwrap()
-                .lines()
-                .map(|l| l.rsplit_once(',').unwrap().0.to_string())
-                .collect()
-        };
-        assert_eq!(history(x), history(y), "{}", x.display());
-        for f in ["confusion.csv", "report.txt"] {
-            assert_eq!(fs::read(x.join(f)).unwrap(), fs::read(y.join(f)).unwrap());
-        }
+        crate::common::same_run(x, y);
     }
 }
 

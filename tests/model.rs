@@ -779,11 +779,13 @@ fn recipe_keys_parse_and_stay_out_of_the_resolved_config_at_their_defaults() {
     }
     let d = TrainConfig::default();
     assert!(!d.depends_on_total_epochs());
+    // Early stopping reads the epochs run so far, never the total: a run with it can be
+    // extended (and continue a shorter job's checkpoint, runner::chain).
     let early = TrainConfig {
         patience: Some(3),
         ..TrainConfig::default()
     };
-    assert!(early.depends_on_total_epochs());
+    assert!(!early.depends_on_total_epochs());
 }
 
 #[test]

@@ -838,3 +838,66 @@ fn sweep_only_runs_the_matching_jobs() {
     assert_ne!(code, 0, "{err}");
     assert!(err.contains("train.sed"), "{err}");
 }
+
+/// Jobs that differ only in `train.epochs` share their training: the 4-epoch job continues the
+/// 2-epoch job's checkpoint, and every result of it equals the 4-epoch job trained alone (timings
+/// aside), bit for bit on CPU. Early stopping (patience) does not stop the sharing; a schedule
+/// that spans the run does, and the dry run says why.
+#[test]
+fn jobs_that_differ_only_in_epochs_share_their_first_epochs_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = "[grid]\n\"train.epochs\" = [2, 4]\n\"train.patience\" = [5]\n";
+    let file = experiment(dir.path(), grid);
+    let ids = ids(&file);
+    let (code, out, err) = run(sweep(&file, dir.path()).arg("--dry-run"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("epochs 1-2"), "{out}");
+    assert!(
+        out.contains(&format!("epochs 3-4 after {}", ids[0])),
+        "{out}"
+    );
+    assert!(
+        out.contains("epochs to train: 4 with shared prefixes, 6 alone (2 saved, 33 %)"),
+        "{out}"
+    );
+
+    let (code, _, err) = run(&mut sweep(&file, dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let shared = dir.path().join("results/tiny");
+    let info: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(shared.join(&ids[1]).join("run.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        info["continued_from"],
+        format!("job {}, epoch 2", ids[0]),
+        "{info}"
+    );
+    assert_eq!(info["resumed_from_epoch"], 2, "{info}");
+
+    // The same 4-epoch job alone, in another results folder.
+    let alone = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(sweep(&file, alone.path()).args(["--only", "train.epochs=4"]));
+    assert_eq!(code, 0, "{err}");
+    let single = alone.path().join("results/tiny").join(&ids[1]);
+    let info: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(single.join("run.json")).unwrap()).unwrap();
+    assert!(info["continued_from"].is_null(), "{info}");
+    crate::common::same_run(&shared.join(&ids[1]), &single);
+    let history = fs::read_to_string(single.join("history.csv")).unwrap();
+    assert_eq!(history.lines().count(), 5, "{history}");
+
+    // A cosine schedule reads the epoch count: each job trains alone, and the dry run says so.
+    let cosine = tempfile::tempdir().unwrap();
+    let file = experiment(
+        cosine.path(),
+        "[grid]\n\"train.epochs\" = [2, 4]\n\"train.schedule\" = [\"cosine\"]\n",
+    );
+    let (code, out, err) = run(sweep(&file, cosine.path()).arg("--dry-run"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("differ only in train.epochs but train alone: train.schedule = \"cosine\""),
+        "{out}"
+    );
+    assert!(!out.contains("after"), "{out}");
+    assert!(!out.contains("epochs to train"), "{out}");
+}

@@ -228,7 +228,10 @@ fn submitting_again_leaves_done_jobs_out_and_limit_defers() {
     c.args(["--executor", "slurm", "--dry-run", "--limit", "1"]);
     let (code, _, err) = run(&mut c);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("1 jobs would be submitted (2 done"), "{err}");
+    assert!(
+        err.contains("1 jobs would be submitted as 1 array tasks (2 done"),
+        "{err}"
+    );
     assert!(
         err.contains("1 left for the next submission (--limit)"),
         "{err}"
@@ -311,7 +314,7 @@ fn a_job_list_index_out_of_range_or_foreign_is_an_error() {
     let (code, err) = failure(&mut c);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("--job-index 3") && err.contains("lists 1 jobs"),
+        err.contains("--job-index 3") && err.contains("lists 1 tasks"),
         "{err}"
     );
     let mut c = ser();
@@ -356,4 +359,58 @@ fn status_says_what_a_lock_from_another_node_holds() {
         "{err}"
     );
     assert!(!job.join("metrics.json").exists());
+}
+
+/// A chain of jobs that share their first epochs is one array task (a line of the list, its jobs
+/// in order), so no task waits on another's checkpoint: the task writes the shorter job's results
+/// on its way.
+#[test]
+fn a_chain_of_epochs_is_one_task_that_writes_every_job_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(
+        dir.path(),
+        "[grid]\n\"train.epochs\" = [2, 4]\n\"train.seed\" = [0, 1]\n",
+    );
+    let ids = ids(&file);
+    let (code, _, err) = run(sweep(&file, dir.path()).args(["--executor", "slurm", "--dry-run"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("4 jobs would be submitted as 2 array tasks"),
+        "{err}"
+    );
+    let results = dir.path().join("results/tiny");
+    let list = fs::read_dir(results.join("slurm"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("jobs-")
+        })
+        .unwrap();
+    let text = fs::read_to_string(&list).unwrap();
+    // Grid order: epochs outer, seeds inner.
+    assert_eq!(
+        text,
+        format!("{} {}\n{} {}\n", ids[0], ids[2], ids[1], ids[3])
+    );
+    let mut c = ser();
+    c.arg("-q")
+        .arg("run")
+        .arg(&file)
+        .arg("--job-list")
+        .arg(&list);
+    c.args(["--job-index", "1", "--out"])
+        .arg(dir.path().join("results"));
+    c.arg("--cache").arg(dir.path().join("cache"));
+    let (code, _, err) = run(&mut c);
+    assert_eq!(code, 0, "{err}");
+    let done = |id: &str| results.join(id).join("metrics.json").is_file();
+    assert!(done(&ids[1]) && done(&ids[3]) && !done(&ids[0]) && !done(&ids[2]));
+    let info: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(results.join(&ids[3]).join("run.json")).unwrap())
+            .unwrap();
+    assert_eq!(info["continued_from"], format!("job {}, epoch 2", ids[1]));
 }

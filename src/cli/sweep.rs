@@ -348,18 +348,20 @@ pub fn sweep(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
 
 pub fn run(args: RunArgs, quiet: bool) -> Result<ExitCode> {
     let (exp, jobs) = runner::plan(&args.file)?;
-    // An array task: the job on its line of the frozen list; done stays done, and the report is
-    // the report job's (not one per task).
-    let task = args.job_list.as_deref().zip(args.job_index);
-    let job = match task {
-        Some((list, index)) => slurm::job_of_task(&jobs, list, index)?,
-        None => runner::select(&exp, &jobs, args.job.as_deref(), &args.only)?,
-    };
     let out = args.flags.out.join(&exp.name);
-    eprintln!("{}: job {} ({})", exp.name, job.id, describe(&job.point));
-    if task.is_some() && RunDir::new(out.join(&job.id)).is_done() {
-        eprintln!("{}: done already, left as it is", job.id);
-        return Ok(ExitCode::SUCCESS);
+    // An array task: the jobs on its line of the frozen list, in order (a chain continues the
+    // shorter jobs' checkpoints); done stays done, and the report is the report job's (not one
+    // per task). Otherwise the one job named, rerun from scratch.
+    let task = args.job_list.as_deref().zip(args.job_index);
+    let picked: Vec<Job> = match task {
+        Some((list, index)) => slurm::jobs_of_task(&jobs, list, index)?
+            .into_iter()
+            .cloned()
+            .collect(),
+        None => vec![runner::select(&exp, &jobs, args.job.as_deref(), &args.only)?.clone()],
+    };
+    for job in &picked {
+        eprintln!("{}: job {} ({})", exp.name, job.id, describe(&job.point));
     }
     let opts = SweepOptions {
         out: out.clone(),
@@ -370,35 +372,34 @@ pub fn run(args: RunArgs, quiet: bool) -> Result<ExitCode> {
         quiet,
         threads: None,
     };
-    let outcome = runner::sweep(
-        &exp,
-        std::slice::from_ref(job),
-        &args.flags.trainer(quiet),
-        &opts,
-    )?;
-    let dir = out.join(&job.id);
+    let outcome = runner::sweep(&exp, &picked, &args.flags.trainer(quiet), &opts)?;
     if let Some(signal) = outcome.signal {
         return Err(Error::Interrupted { signal });
     }
     if let Some(why) = &outcome.stopped {
-        return Err(Error::job(&job.id, format!("stopped: {why}")));
+        return Err(Error::job(&picked[0].id, format!("stopped: {why}")));
     }
-    if let Some((_, message)) = outcome.failed.first() {
-        return Err(Error::job(&job.id, format!("failed: {message}")));
+    if let Some((id, message)) = outcome.failed.first() {
+        return Err(Error::job(id, format!("failed: {message}")));
     }
-    if !outcome.busy.is_empty() {
+    if let Some(id) = outcome.busy.first() {
         return Err(Error::job(
-            &job.id,
+            id,
             format!(
                 "is running in another process (it holds the lock in {})",
-                dir.display()
+                out.join(id).display()
             ),
         ));
     }
-    if let Some(text) = RunDir::new(&dir).read_report() {
-        println!("{text}");
+    if outcome.ran.is_empty() {
+        eprintln!("done already, left as it is");
     }
-    println!("run directory: {}", dir.display());
+    for id in &outcome.ran {
+        if let Some(text) = RunDir::new(out.join(id)).read_report() {
+            println!("{text}");
+        }
+        println!("run directory: {}", out.join(id).display());
+    }
     if task.is_some() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -489,10 +490,11 @@ fn sweep_slurm(
     if args.dry_run {
         print!("{}", planned.commands);
         eprintln!(
-            "{}: {} jobs would be submitted ({} done{left_alone}{deferred}); nothing submitted. \
-             The scripts are in {}; `bash {}` submits them.",
+            "{}: {} jobs would be submitted as {} array tasks ({} done{left_alone}{deferred}); \
+             nothing submitted. The scripts are in {}; `bash {}` submits them.",
             exp.name,
             s.jobs.len(),
+            s.task_jobs().len(),
             done.done,
             planned.dir.display(),
             shown(&planned.dir.join("submit.sh"))
@@ -506,7 +508,7 @@ fn sweep_slurm(
         exp.name,
         id(&s.features_job),
         id(&s.array_job),
-        s.jobs.len() - 1,
+        s.task_jobs().len() - 1,
         id(&s.report_job)
     );
     eprintln!(

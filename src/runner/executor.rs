@@ -18,13 +18,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::Trainer;
+use super::{chain, Trainer};
 use crate::base::device::{self, BackendKind};
 use crate::base::error::catch_panic;
 use crate::base::{interrupt, progress, Error, Result};
 use crate::config::{Config, Overrides};
 use crate::experiment::{Experiment, Job};
 use crate::rundir::{JobState, RunDir};
+use crate::train::checkpoint;
 
 /// How to run a set of jobs.
 #[derive(Debug, Clone)]
@@ -113,7 +114,9 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
         total: jobs.len(),
         ..SweepOutcome::default()
     };
-    let todo = to_run(jobs, opts, &mut outcome);
+    let chains = chain::chains(jobs, &opts.overrides);
+    let todo_idx = to_run(jobs, opts, &mut outcome);
+    let todo: Vec<&Job> = todo_idx.iter().map(|&i| &jobs[i]).collect();
     if todo.is_empty() {
         outcome.seconds = started.elapsed().as_secs_f64();
         return Ok(outcome);
@@ -134,7 +137,18 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
     // A signal during the features: the jobs would fail on a half-prepared cache; stop instead.
     let (results, stopped) = match interrupt::requested() {
         Some(_) => (Vec::new(), None),
-        None => run_in_parallel(&todo, &configs, &prepared, trainer, opts)?,
+        None => {
+            let work = Work {
+                todo: &todo,
+                configs: &configs,
+                units: units_of(&chains, &todo_idx),
+                sources: todo_idx
+                    .iter()
+                    .map(|&i| chains.source[i].map(|s| &jobs[s]))
+                    .collect(),
+            };
+            run_in_parallel(&work, &prepared, trainer, opts)?
+        }
     };
     outcome.stopped = stopped;
     for (i, ran) in results {
@@ -152,16 +166,16 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
     Ok(outcome)
 }
 
-/// The jobs to run now, in grid order: those not done (all with `force`), at most `limit`;
-/// counts the rest in `outcome`.
-fn to_run<'a>(jobs: &'a [Job], opts: &SweepOptions, outcome: &mut SweepOutcome) -> Vec<&'a Job> {
-    let mut todo: Vec<&Job> = Vec::new();
-    for job in jobs {
+/// The jobs to run now (indices into `jobs`), in grid order: those not done (all with `force`),
+/// at most `limit`; counts the rest in `outcome`.
+fn to_run(jobs: &[Job], opts: &SweepOptions, outcome: &mut SweepOutcome) -> Vec<usize> {
+    let mut todo: Vec<usize> = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
         let done = RunDir::new(opts.out.join(&job.id)).is_done();
         if done && !opts.force {
             outcome.already_done += 1;
         } else {
-            todo.push(job);
+            todo.push(i);
         }
     }
     if let Some(limit) = opts.limit {
@@ -214,30 +228,50 @@ fn prepare_features(configs: &[Config], trainer: &dyn Trainer) -> BTreeMap<Strin
 /// storage refused a write), if it did.
 type Ranned = (Vec<(usize, Ran)>, Option<String>);
 
-/// Runs `todo` on `opts.jobs` threads taking jobs in order, behind the sweep's bar; what happened
-/// to each, by index into `todo`, in order.
+/// The jobs to run and how they share training: units of work (positions in `todo`, each
+/// unit's jobs in the order they run) and the job whose checkpoint each continues, if any.
+struct Work<'a> {
+    todo: &'a [&'a Job],
+    configs: &'a [Config],
+    units: Vec<Vec<usize>>,
+    sources: Vec<Option<&'a Job>>,
+}
+
+/// The chains' units restricted to the jobs to run (`todo`, indices into the sweep's jobs), as
+/// positions in `todo`, in the order of their first job.
+fn units_of(chains: &chain::Chains, todo: &[usize]) -> Vec<Vec<usize>> {
+    let position: BTreeMap<usize, usize> = todo.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+    let mut units: Vec<Vec<usize>> = chains
+        .units
+        .iter()
+        .map(|u| {
+            u.iter()
+                .filter_map(|i| position.get(i).copied())
+                .collect::<Vec<_>>()
+        })
+        .filter(|u| !u.is_empty())
+        .collect();
+    units.sort_by_key(|u| u.iter().min().copied());
+    units
+}
+
+/// Runs the units of `work` on `opts.jobs` threads taking units in order (a unit's jobs one after
+/// the other), behind the sweep's bar; what happened to each job, by index into `todo`, in order.
 fn run_in_parallel(
-    todo: &[&Job],
-    configs: &[Config],
+    work: &Work,
     prepared: &BTreeMap<String, Option<String>>,
     trainer: &dyn Trainer,
     opts: &SweepOptions,
 ) -> Result<Ranned> {
-    let pb = (!opts.quiet).then(|| jobs_bar(todo.len()));
+    let pb = (!opts.quiet).then(|| jobs_bar(work.todo.len()));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Ran)>> = Mutex::new(Vec::new());
     let failures = AtomicUsize::new(0);
     let stop: Mutex<Option<String>> = Mutex::new(None);
-    let work = || loop {
-        // After a signal, or once the storage refuses writes, no job starts.
-        if interrupt::requested().is_some() || stop.lock().map_or(true, |s| s.is_some()) {
-            break;
-        }
-        let i = next.fetch_add(1, Ordering::SeqCst);
-        let Some(job) = todo.get(i) else { break };
-        let config = &configs[i];
+    let one = |i: usize| {
+        let (job, config) = (work.todo[i], &work.configs[i]);
         let prep_error = prepared.get(&feature_key(config)).cloned().flatten();
-        let ran = run_one(job, config, prep_error, trainer, opts);
+        let ran = run_one(job, config, work.sources[i], prep_error, trainer, opts);
         if let Ran::Failed(_, storage) = &ran {
             failures.fetch_add(1, Ordering::SeqCst);
             if let (Some(why), Ok(mut s)) = (storage, stop.lock()) {
@@ -259,9 +293,24 @@ fn run_in_parallel(
             r.push((i, ran));
         }
     };
+    // After a signal, or once the storage refuses writes, no job starts.
+    let stopping = || interrupt::requested().is_some() || stop.lock().map_or(true, |s| s.is_some());
+    let work_loop = || loop {
+        if stopping() {
+            break;
+        }
+        let u = next.fetch_add(1, Ordering::SeqCst);
+        let Some(unit) = work.units.get(u) else { break };
+        for &i in unit {
+            if stopping() {
+                break;
+            }
+            one(i);
+        }
+    };
     // With `threads`, each job thread runs its jobs inside a pool of its own, so N jobs × T
     // threads never oversubscribe the cores (all tensor and GEMM work goes to the current pool).
-    let threads = opts.jobs.clamp(1, todo.len());
+    let threads = opts.jobs.clamp(1, work.units.len().max(1));
     let pools = match opts.threads {
         Some(t) => (0..threads)
             .map(|_| job_pool(t.max(1)).map(Some))
@@ -271,8 +320,8 @@ fn run_in_parallel(
     std::thread::scope(|s| {
         for p in &pools {
             s.spawn(|| match p {
-                Some(p) => p.install(work),
-                None => work(),
+                Some(p) => p.install(work_loop),
+                None => work_loop(),
             });
         }
     });
@@ -335,6 +384,7 @@ enum Ran {
 fn run_one(
     job: &Job,
     config: &Config,
+    source: Option<&Job>,
     prep_error: Option<String>,
     trainer: &dyn Trainer,
     opts: &SweepOptions,
@@ -365,6 +415,9 @@ fn run_one(
         if let Some(e) = prep_error {
             return Err(Error::Data(format!("preparing the features failed: {e}")));
         }
+        if let Some(source) = source {
+            continue_source(job, source, &run, opts);
+        }
         match catch_panic(|| trainer.run(&job.id, config, &dir)) {
             Ok(Ok(())) => Ok(Ran::Done),
             Ok(Err(e)) => Err(e),
@@ -393,6 +446,31 @@ fn run_one(
     };
     drop(lock);
     ran
+}
+
+/// Starts `job` from the checkpoint of `source` (the next shorter job of its chain) where that
+/// one has trained further than `job` itself; a source that is running elsewhere, or whose
+/// checkpoint cannot be copied, leaves `job` to train alone (said, not an error: the result is
+/// the same, only slower).
+fn continue_source(job: &Job, source: &Job, run: &RunDir, opts: &SweepOptions) {
+    let from = RunDir::new(opts.out.join(&source.id));
+    if let JobState::Running(owner) = from.state() {
+        tracing::info!(
+            "{}: trains alone ({} is running in {owner})",
+            job.id,
+            source.id
+        );
+        return;
+    }
+    let origin = format!("job {}", source.id);
+    match checkpoint::continue_from(&from.checkpoint_dir(), &run.checkpoint_dir(), &origin) {
+        Ok(Some(epoch)) => tracing::info!(
+            "{}: continues {origin} after its epoch {epoch} (shared epoch prefix)",
+            job.id
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::warn!("{}: trains alone: cannot continue {origin}: {e}", job.id),
+    }
 }
 
 /// One config per distinct feature set among `configs` (corpus, audio and features), in order:

@@ -20,6 +20,7 @@
 //!                    slurm/            sbatch scripts, job lists, submissions, task logs
 //! ```
 
+pub mod chain;
 pub mod executor;
 pub mod plan;
 pub mod slurm;

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::chain;
 use crate::base::{Error, Result};
 use crate::config::Overrides;
 use crate::experiment::{describe, parse_assignment, show, value_of, Experiment, Job};
@@ -21,14 +22,26 @@ pub fn plan(file: &Path) -> Result<(Experiment, Vec<Job>)> {
 /// keys' values, then what would run and the distinct feature sets it needs.
 pub fn dry_run(exp: &Experiment, jobs: &[Job], out: &Path, overrides: &Overrides) -> String {
     let keys = exp.grid_keys();
-    let mut head = vec!["job".to_string(), "state".to_string()];
+    let chains = chain::chains(jobs, overrides);
+    let mut head = vec!["job".to_string(), "state".to_string(), "trains".to_string()];
     head.extend(keys.iter().cloned());
     let mut rows = vec![head];
-    let mut done = 0;
-    for j in jobs {
+    let mut todo = Vec::new();
+    for (i, j) in jobs.iter().enumerate() {
         let state = RunDir::new(out.join(&j.id)).state();
-        done += (state == JobState::Done) as usize;
-        let mut row = vec![j.id.clone(), state.word().to_string()];
+        if state != JobState::Done {
+            todo.push(i);
+        }
+        let epochs = j.config.train.epochs;
+        let trains = match chains.source[i] {
+            Some(s) => format!(
+                "epochs {}-{epochs} after {}",
+                jobs[s].config.train.epochs + 1,
+                jobs[s].id
+            ),
+            None => format!("epochs 1-{epochs}"),
+        };
+        let mut row = vec![j.id.clone(), state.word().to_string(), trains];
         row.extend(
             keys.iter()
                 .map(|k| value_of(j, k).map(|v| show(&v)).unwrap_or_default()),
@@ -55,9 +68,18 @@ pub fn dry_run(exp: &Experiment, jobs: &[Job], out: &Path, overrides: &Overrides
             sets.push(s);
         }
     }
+    for (members, why) in &chains.alone {
+        let ids: Vec<&str> = members.iter().map(|&i| jobs[i].id.as_str()).collect();
+        text += &format!(
+            "{} differ only in train.epochs but train alone: {why}\n",
+            ids.join(", ")
+        );
+    }
+    text += &chain::savings_line(jobs, &chains, &todo).unwrap_or_default();
     text += &format!(
-        "{done} done, {} to run; features: {} distinct set{} ({})\n",
-        jobs.len() - done,
+        "{} done, {} to run; features: {} distinct set{} ({})\n",
+        jobs.len() - todo.len(),
+        todo.len(),
         sets.len(),
         if sets.len() == 1 { "" } else { "s" },
         sets.join("; ")

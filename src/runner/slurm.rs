@@ -72,14 +72,30 @@ pub struct Submission {
     /// The experiment file as submitted (a copy: editing the original after submitting changes
     /// nothing the queue holds).
     pub experiment: PathBuf,
-    /// The frozen job list: task `i` runs the job on line `i`.
+    /// The frozen job list: task `i` runs the jobs on line `i`.
     pub list: PathBuf,
     /// The job ids of the list, in order.
     pub jobs: Vec<String>,
+    /// The job ids of each array task, in the order it runs them: a chain of jobs that share
+    /// their first epochs (`runner::chain`) is one task. Empty in records made before chains:
+    /// then task `i` runs job `i`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<Vec<String>>,
     /// Slurm job ids of the three submissions (`None` in a dry run).
     pub features_job: Option<String>,
     pub array_job: Option<String>,
     pub report_job: Option<String>,
+}
+
+impl Submission {
+    /// The job ids of each array task.
+    pub fn task_jobs(&self) -> Vec<Vec<String>> {
+        if self.tasks.is_empty() {
+            self.jobs.iter().map(|id| vec![id.clone()]).collect()
+        } else {
+            self.tasks.clone()
+        }
+    }
 }
 
 /// What a submission would send, or sent.
@@ -243,8 +259,9 @@ pub fn queued_in(subs: &[Submission], queue: Option<&[Queued]>) -> BTreeMap<Stri
         let Some(array) = &sub.array_job else {
             continue;
         };
+        let tasks = sub.task_jobs();
         for q in queue.iter().filter(|q| &q.array_job_id == array) {
-            if let Some(id) = q.task.and_then(|t| sub.jobs.get(t)) {
+            for id in q.task.and_then(|t| tasks.get(t)).into_iter().flatten() {
                 out.insert(id.clone(), q.clone());
             }
         }
@@ -252,28 +269,33 @@ pub fn queued_in(subs: &[Submission], queue: Option<&[Queued]>) -> BTreeMap<Stri
     out
 }
 
-/// The job of array task `index`: line `index` (from 0) of the frozen `list`, found in `jobs`.
-pub fn job_of_task<'a>(jobs: &'a [Job], list: &Path, index: usize) -> Result<&'a Job> {
+/// The jobs of array task `index`: line `index` (from 0) of the frozen `list` (job ids, space
+/// separated: a chain runs in that order), found in `jobs`.
+pub fn jobs_of_task<'a>(jobs: &'a [Job], list: &Path, index: usize) -> Result<Vec<&'a Job>> {
     let text = std::fs::read_to_string(list).map_err(|e| Error::io(list, e))?;
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let id = lines.get(index).map(|l| l.trim()).ok_or_else(|| {
+    let line = lines.get(index).ok_or_else(|| {
         Error::Usage(format!(
-            "--job-index {index}: {} lists {} jobs (indices 0 to {})",
+            "--job-index {index}: {} lists {} tasks (indices 0 to {})",
             list.display(),
             lines.len(),
             lines.len().saturating_sub(1)
         ))
     })?;
-    jobs.iter().find(|j| j.id == id).ok_or_else(|| {
-        Error::format(
-            list,
-            format!(
-                "line {}: job {id} is not a job of the experiment file given; pass the file \
-                 the list was made from (slurm/submitted-<stamp>/ keeps it)",
-                index + 1
-            ),
-        )
-    })
+    line.split_whitespace()
+        .map(|id| {
+            jobs.iter().find(|j| j.id == id).ok_or_else(|| {
+                Error::format(
+                    list,
+                    format!(
+                        "line {}: job {id} is not a job of the experiment file given; pass the \
+                         file the list was made from (slurm/submitted-<stamp>/ keeps it)",
+                        index + 1
+                    ),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Every submission recorded in the results folder, oldest first.
@@ -324,7 +346,16 @@ pub fn plan(
     atomic::write(&file, exp.text.as_bytes())?;
     let list = dir.join(format!("jobs-{stamp}.txt"));
     let ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
-    atomic::write(&list, (ids.join("\n") + "\n").as_bytes())?;
+    // One task per chain of jobs sharing their first epochs, so no task waits on another's
+    // checkpoint; the jobs of a line run in order.
+    let owned: Vec<Job> = jobs.iter().map(|&j| j.clone()).collect();
+    let tasks: Vec<Vec<String>> = super::chain::chains(&owned, overrides)
+        .units
+        .iter()
+        .map(|u| u.iter().map(|&i| ids[i].clone()).collect())
+        .collect();
+    let lines: Vec<String> = tasks.iter().map(|t| t.join(" ")).collect();
+    atomic::write(&list, (lines.join("\n") + "\n").as_bytes())?;
 
     let q = |p: &Path| quote(&p.display().to_string());
     let data = overrides
@@ -364,7 +395,7 @@ pub fn plan(
         ),
         (
             "array.sbatch",
-            "array task i trains and evaluates the job on line i of the list given to it",
+            "array task i trains and evaluates the jobs on line i of the list given to it",
             format!(
                 "exec {ser} -q{threads} run {} --job-list \"$1\" --job-index \"$SLURM_ARRAY_TASK_ID\" {run}",
                 q(&file)
@@ -390,6 +421,7 @@ pub fn plan(
         experiment: file.clone(),
         list: list.clone(),
         jobs: ids,
+        tasks,
         features_job: None,
         array_job: None,
         report_job: None,
@@ -444,7 +476,7 @@ fn sbatch_calls(
     let mut array = base("array", log("%A_%a.log"));
     // A failed feature job would otherwise leave the array (and so the report) pending forever.
     array.push("--kill-on-invalid-dep=yes".into());
-    let n = s.jobs.len().max(1);
+    let n = s.task_jobs().len().max(1);
     array.push(match opts.max_parallel {
         Some(k) => format!("--array=0-{}%{k}", n - 1),
         None => format!("--array=0-{}", n - 1),

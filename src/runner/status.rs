@@ -35,10 +35,12 @@ pub fn status(jobs: &[Job], out: &Path) -> Result<Vec<JobStatus>> {
     };
     let queued = slurm::queued_in(&subs, queue.as_deref());
     // The latest submission of each job: its array task, for the log's name.
-    let mut last: BTreeMap<&str, (&Submission, usize)> = BTreeMap::new();
+    let mut last: BTreeMap<String, (&Submission, usize)> = BTreeMap::new();
     for s in &subs {
-        for (i, id) in s.jobs.iter().enumerate() {
-            last.insert(id, (s, i));
+        for (i, ids) in s.task_jobs().into_iter().enumerate() {
+            for id in ids {
+                last.insert(id, (s, i));
+            }
         }
     }
     let log = |id: &str| -> Option<String> {

@@ -67,6 +67,10 @@ pub struct State {
     /// `best_epoch` is its epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_val_f1: Option<f64>,
+    /// Where this run's first epochs were trained, when it continued another job's checkpoint
+    /// (`job <id>, epoch <n>`; see [`continue_from`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continued_from: Option<String>,
 }
 
 impl State {
@@ -86,6 +90,7 @@ impl State {
             backend,
             checksums: BTreeMap::new(),
             best_val_f1: None,
+            continued_from: None,
         }
     }
 
@@ -179,6 +184,36 @@ pub fn start(dir: &Path, fingerprint: &str, epochs: usize, backend: &str) -> Res
         },
         None => Ok(fresh()),
     }
+}
+
+/// Makes `dst` (a run's `checkpoint/`) a copy of the checkpoint in `src` (another job's, trained
+/// with the same everything but the epoch count), so the run resumes from there: the copy is
+/// built whole beside `dst` and then replaces it. Nothing is copied when `src` has no usable
+/// checkpoint or `dst` is as far along already; returns the epoch copied, if one was. `origin`
+/// (e.g. `job 3f2a9c01d4`) is recorded in the copy's state.
+pub fn continue_from(src: &Path, dst: &Path, origin: &str) -> Result<Option<usize>> {
+    let state = match load_state(src)? {
+        // A state from before checksums names no files to copy.
+        Stored::Found(s) if s.epoch > 0 && !s.checksums.is_empty() && verify(src, &s).is_ok() => s,
+        _ => return Ok(None),
+    };
+    if let Ok(Stored::Found(own)) = load_state(dst) {
+        if own.epoch >= state.epoch && verify(dst, &own).is_ok() {
+            return Ok(None);
+        }
+    }
+    let mut copied = state.clone();
+    copied.continued_from = Some(format!("{origin}, epoch {}", state.epoch));
+    atomic::write_dir(dst, |tmp| {
+        let epoch_dir = tmp.join(&state.dir);
+        fs::create_dir_all(&epoch_dir).map_err(|e| Error::io(&epoch_dir, e))?;
+        for name in state.checksums.keys() {
+            let from = src.join(name);
+            fs::copy(&from, tmp.join(name)).map_err(|e| Error::io(&from, e))?;
+        }
+        write_state(tmp, &copied)
+    })?;
+    Ok(Some(state.epoch))
 }
 
 /// Checks every file `state` names against its recorded SHA-256.

@@ -197,6 +197,8 @@ pub struct TrainOutcome {
     pub finished: bool,
     /// The epoch the run resumed after (`None`: started from scratch).
     pub resumed_from: Option<usize>,
+    /// The job whose checkpoint this run continued (`job <id>, epoch <n>`), when it did.
+    pub continued_from: Option<String>,
     /// `model.bpk` in the run directory (final weights), when finished.
     pub model_path: PathBuf,
     /// The final network, for inference (weights as in `model_path`).
@@ -318,6 +320,7 @@ pub fn train(
         stopped_early: state.stopped_early,
         finished,
         resumed_from,
+        continued_from: state.continued_from.clone(),
         model_path: run.model_file(),
         model: model.valid(),
         config,
