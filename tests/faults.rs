@@ -337,12 +337,16 @@ fn sigint_and_sigterm_stop_cleanly_record_interrupted_and_resume() {
             err.contains(&format!("interrupted by SIG{signal}")),
             "{err}"
         );
-        let job = job_dirs(&results)
+        // Jobs run side by side (`--jobs auto`): each running one is recorded as interrupted.
+        let stopped: Vec<PathBuf> = job_dirs(&results)
             .into_iter()
-            .find(|j| j.join("interrupted.txt").exists())
-            .expect("a job recorded as interrupted");
-        assert!(!job.join("error.txt").exists(), "recorded as failed");
-        assert!(!job.join("metrics.json").exists());
+            .filter(|j| j.join("interrupted.txt").exists())
+            .collect();
+        assert!(!stopped.is_empty(), "no job recorded as interrupted");
+        for job in &stopped {
+            assert!(!job.join("error.txt").exists(), "recorded as failed");
+            assert!(!job.join("metrics.json").exists());
+        }
         let status_text = String::from_utf8(
             Command::new(ser_path())
                 .arg("status")
@@ -357,14 +361,18 @@ fn sigint_and_sigterm_stop_cleanly_record_interrupted_and_resume() {
         // The same command again resumes it from its checkpoint and finishes everything.
         let (rc, err) = sweep(&file, dir.path());
         assert_eq!(rc, 0, "{err}");
-        let run: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(job.join("run.json")).unwrap()).unwrap();
-        assert!(
-            run["resumed_from_epoch"].as_u64().is_some_and(|e| e >= 3),
-            "{}",
-            run["resumed_from_epoch"]
-        );
-        assert!(!job.join("interrupted.txt").exists());
+        // The job that was 3 epochs in resumed from its checkpoint, not from scratch.
+        let resumed = stopped
+            .iter()
+            .filter_map(|job| {
+                assert!(!job.join("interrupted.txt").exists());
+                let run: serde_json::Value =
+                    serde_json::from_str(&fs::read_to_string(job.join("run.json")).unwrap())
+                        .unwrap();
+                run["resumed_from_epoch"].as_u64()
+            })
+            .max();
+        assert!(resumed.is_some_and(|e| e >= 3), "{resumed:?}");
         same_results(&reference, &results);
         eprintln!("SIG{signal}: exit {code} after {took:?}, resumed, results equal");
     }

@@ -232,7 +232,7 @@ fn time_ours(exp: &Experiment, jobs: &[Job], setup: Setup, dir: &Path) -> Result
     }
     let features_s = t.elapsed().as_secs_f64();
     let opts = SweepOptions {
-        jobs: setup.jobs,
+        jobs: Some(setup.jobs),
         threads: setup.threads,
         ..SweepOptions::new(&out)
     };

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::{chain, Trainer};
+use super::{chain, packing, Trainer};
 use crate::base::device::{self, BackendKind};
 use crate::base::error::catch_panic;
 use crate::base::{interrupt, progress, Error, Result};
@@ -32,8 +32,9 @@ use crate::train::checkpoint;
 pub struct SweepOptions {
     /// The experiment's results folder: job `id` runs in `<out>/<id>/`.
     pub out: PathBuf,
-    /// Jobs at once (at least 1).
-    pub jobs: usize,
+    /// Jobs at once (at least 1); `None`: chosen from the models' sizes and the cores
+    /// (`--jobs auto`, see [`super::packing`]).
+    pub jobs: Option<usize>,
     /// Rerun jobs that are done, from scratch.
     pub force: bool,
     /// Run at most this many jobs now; the rest stay pending for the next sweep.
@@ -48,11 +49,11 @@ pub struct SweepOptions {
 }
 
 impl SweepOptions {
-    /// Defaults for a results folder: one job at a time, nothing forced, no limit.
+    /// Defaults for a results folder: jobs packed automatically, nothing forced, no limit.
     pub fn new(out: impl Into<PathBuf>) -> Self {
         Self {
             out: out.into(),
-            jobs: 1,
+            jobs: None,
             force: false,
             limit: None,
             overrides: Overrides::default(),
@@ -121,17 +122,29 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
         outcome.seconds = started.elapsed().as_secs_f64();
         return Ok(outcome);
     }
-    tracing::info!(
-        "{} of {} jobs to run ({} done before), {} at a time",
-        todo.len(),
-        jobs.len(),
-        outcome.already_done,
-        opts.jobs.max(1)
-    );
     let configs: Vec<Config> = todo
         .iter()
         .map(|j| opts.overrides.apply(&j.config))
         .collect();
+    let units = units_of(&chains, &todo_idx);
+    let pack = packing::packing(
+        &configs,
+        units.len(),
+        packing::cores(),
+        opts.jobs,
+        opts.threads,
+    );
+    tracing::info!(
+        "{} of {} jobs to run ({} done before), {} at a time{}{}",
+        todo.len(),
+        jobs.len(),
+        outcome.already_done,
+        pack.jobs,
+        pack.threads
+            .map(|t| format!(", {t} thread{} each", if t == 1 { "" } else { "s" }))
+            .unwrap_or_default(),
+        if pack.auto { " (--jobs auto)" } else { "" }
+    );
     check_devices(&configs)?;
     let prepared = prepare_features(&configs, trainer);
     // A signal during the features: the jobs would fail on a half-prepared cache; stop instead.
@@ -141,13 +154,13 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
             let work = Work {
                 todo: &todo,
                 configs: &configs,
-                units: units_of(&chains, &todo_idx),
+                units,
                 sources: todo_idx
                     .iter()
                     .map(|&i| chains.source[i].map(|s| &jobs[s]))
                     .collect(),
             };
-            run_in_parallel(&work, &prepared, trainer, opts)?
+            run_in_parallel(&work, pack, &prepared, trainer, opts)?
         }
     };
     outcome.stopped = stopped;
@@ -255,10 +268,11 @@ fn units_of(chains: &chain::Chains, todo: &[usize]) -> Vec<Vec<usize>> {
     units
 }
 
-/// Runs the units of `work` on `opts.jobs` threads taking units in order (a unit's jobs one after
+/// Runs the units of `work` on `pack.jobs` threads taking units in order (a unit's jobs one after
 /// the other), behind the sweep's bar; what happened to each job, by index into `todo`, in order.
 fn run_in_parallel(
     work: &Work,
+    pack: packing::Packing,
     prepared: &BTreeMap<String, Option<String>>,
     trainer: &dyn Trainer,
     opts: &SweepOptions,
@@ -310,8 +324,8 @@ fn run_in_parallel(
     };
     // With `threads`, each job thread runs its jobs inside a pool of its own, so N jobs × T
     // threads never oversubscribe the cores (all tensor and GEMM work goes to the current pool).
-    let threads = opts.jobs.clamp(1, work.units.len().max(1));
-    let pools = match opts.threads {
+    let threads = pack.jobs.clamp(1, work.units.len().max(1));
+    let pools = match pack.threads {
         Some(t) => (0..threads)
             .map(|_| job_pool(t.max(1)).map(Some))
             .collect::<Result<Vec<_>>>()?,
@@ -551,7 +565,7 @@ mod tests {
         assert_eq!(jobs.len(), 6);
         let mut opts = SweepOptions::new(dir.path().join("exp"));
         opts.quiet = true;
-        opts.jobs = 3;
+        opts.jobs = Some(3);
         opts.limit = Some(4);
         let m = mock(&[]);
         let first = sweep(&exp, &jobs, &m, &opts).unwrap();
@@ -579,7 +593,7 @@ mod tests {
         let jobs = exp.jobs().unwrap();
         let mut opts = SweepOptions::new(dir.path().join("exp"));
         opts.quiet = true;
-        opts.jobs = 2;
+        opts.jobs = Some(2);
         let out = sweep(&exp, &jobs, &mock(&[2]), &opts).unwrap();
         // seed 2 fails in both kinds, 99 panics in both
         assert_eq!(out.failed.len(), 4, "{out:?}");

@@ -4,6 +4,9 @@
 //! - [`executor`]: runs the jobs that are not done, `--jobs N` at a time on threads, behind one
 //!   progress bar, each under its run directory's lock (see [`crate::rundir`]); features are
 //!   prepared once per distinct (corpus, audio, features) first.
+//! - [`chain`]: jobs that differ only in `train.epochs` share their first epochs (the longer
+//!   continues the shorter's checkpoint, bit-identical on CPU); a chain is one unit of work.
+//! - [`packing`]: `--jobs auto`, jobs side by side for small models, every core for large ones.
 //! - [`plan`](mod@plan): what a sweep would do (`--dry-run`) and which job `ser run --job / --only` names.
 //! - [`slurm`]: the same jobs as a Slurm job array instead (`--executor slurm`): scripts written
 //!   under the results folder, submitted with `sbatch`, tasks running `ser run --job-list`.
@@ -22,6 +25,7 @@
 
 pub mod chain;
 pub mod executor;
+pub mod packing;
 pub mod plan;
 pub mod slurm;
 pub mod status;
