@@ -129,15 +129,15 @@ mod tests {
         assert_eq!(macs_per_frame(&one_d), 5_120 + 1_310_720 + 163_840);
         let two_d = config(ModelKind::Cnn2d, FeatureKind::MelDb, &[512, 512, 128]);
         assert!(macs_per_frame(&two_d) > 10 * PACK_MAX_MACS_PER_FRAME);
-        let p = packing(&[one_d.clone()], 9, 2, None, None);
+        let p = packing(std::slice::from_ref(&one_d), 9, 2, None, None);
         assert_eq!((p.jobs, p.threads, p.auto), (2, Some(1), true));
         let p = packing(&[one_d.clone(), two_d.clone()], 9, 2, None, None);
         assert_eq!((p.jobs, p.threads), (1, None));
         // Given values win; one unit or one core runs alone.
-        let p = packing(&[one_d.clone()], 9, 2, Some(1), None);
+        let p = packing(std::slice::from_ref(&one_d), 9, 2, Some(1), None);
         assert_eq!((p.jobs, p.threads, p.auto), (1, None, false));
-        assert_eq!(packing(&[one_d.clone()], 1, 2, None, None).jobs, 1);
-        assert_eq!(packing(&[one_d.clone()], 9, 1, None, None).jobs, 1);
+        assert_eq!(packing(std::slice::from_ref(&one_d), 1, 2, None, None).jobs, 1);
+        assert_eq!(packing(std::slice::from_ref(&one_d), 9, 1, None, None).jobs, 1);
         let p = packing(&[one_d], 9, 16, None, Some(4));
         assert_eq!((p.jobs, p.threads), (4, Some(4)));
     }
