@@ -12,8 +12,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
-use crate::base::Result;
 use crate::base::{device, slurm};
+use crate::base::{Error, Result};
 use crate::cache::{self, CacheOptions, FeatureTable};
 use std::collections::BTreeMap;
 
@@ -65,6 +65,19 @@ pub struct JobSummary {
 
 /// Trains and evaluates `config` into `run_dir` (resuming a checkpoint left there).
 pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSummary> {
+    run_until(config, run_dir, opts, None)?
+        .ok_or_else(|| Error::job(run_dir.display().to_string(), "paused with no pause asked"))
+}
+
+/// [`run`], or, with `pause_after`, training up to that epoch and no further for now (successive
+/// halving, `runner::halving`): `None` then, with the checkpoint left for a later call and the
+/// test part unread.
+pub fn run_until(
+    config: &Config,
+    run_dir: &Path,
+    opts: &JobOptions,
+    pause_after: Option<usize>,
+) -> Result<Option<JobSummary>> {
     let started = Instant::now();
     let start_time = unix_now();
     let run = RunDir::new(run_dir);
@@ -91,7 +104,11 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
     job.quiet = opts.quiet;
     job.label = opts.label.clone();
     job.feature_rows = config.features.kind.feature_rows();
+    job.stop_after = pause_after;
     let outcome = train::train(&job, &train_x, &valid_x, &run)?;
+    if !outcome.finished {
+        return Ok(None);
+    }
     // The model sees its inputs as training did: standardised with the training part's values.
     if let Some(s) = &outcome.standardize {
         (valid_x, test_x) = (s.apply(&valid_x)?, s.apply(&test_x)?);
@@ -160,14 +177,14 @@ pub fn run(config: &Config, run_dir: &Path, opts: &JobOptions) -> Result<JobSumm
         &predicted,
     ))?;
     run.write_metrics(&metrics, extra)?;
-    Ok(JobSummary {
+    Ok(Some(JobSummary {
         run_dir: run_dir.to_path_buf(),
         metrics,
         best_epoch: outcome.best_epoch,
         epochs_run: outcome.history.len(),
         train_seconds,
         backend: outcome.backend,
-    })
+    }))
 }
 
 /// The trained model evaluated on each corpus of `[eval] corpora` (every clip of a class it

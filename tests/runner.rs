@@ -901,3 +901,98 @@ fn jobs_that_differ_only_in_epochs_share_their_first_epochs_exactly() {
     assert!(!out.contains("after"), "{out}");
     assert!(!out.contains("epochs to train"), "{out}");
 }
+
+/// Successive halving: every point trains to the first rung, the better half by validation macro
+/// F1 goes on, and so on; the survivor is trained to the end and evaluated as if alone, the cut
+/// points are `halted` with no test result, the summary lists the cuts, and a rerun changes
+/// nothing.
+#[test]
+fn successive_halving_cuts_on_validation_and_keeps_the_survivor_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = "[grid]\n\"model.filters\" = [[2], [4], [6], [8]]\n\
+                [search]\nkind = \"halving\"\nmin_epochs = 1\n";
+    let file = experiment(dir.path(), grid);
+    fs::write(
+        &file,
+        fs::read_to_string(&file)
+            .unwrap()
+            .replace("epochs = 2", "epochs = 4"),
+    )
+    .unwrap();
+    let ids = ids(&file);
+    let (code, out, err) = run(sweep(&file, dir.path()).arg("--dry-run"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("successive halving: 4 grid points (1 job each)")
+            && out.contains("after epochs 1, 2; about 8 epochs of the full grid's 16"),
+        "{out}"
+    );
+
+    let (code, _, err) = run(&mut sweep(&file, dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("3 grid points stopped"), "{err}");
+    let results = dir.path().join("results/tiny");
+    let runs: Vec<PathBuf> = ids.iter().map(|id| results.join(id)).collect();
+    let done: Vec<&PathBuf> = runs
+        .iter()
+        .filter(|r| r.join("metrics.json").exists())
+        .collect();
+    assert_eq!(done.len(), 1);
+    let survivor = done[0].clone();
+    let history = |r: &Path| fs::read_to_string(r.join("history.csv")).unwrap();
+    let val_f1 = |r: &Path, epoch: usize| -> f64 {
+        let h = history(r);
+        let line = h.lines().nth(epoch).unwrap().to_string();
+        line.split(',').nth(5).unwrap().parse().unwrap()
+    };
+    let mut cut_at = Vec::new();
+    for r in runs.iter().filter(|r| **r != survivor) {
+        let note = fs::read_to_string(r.join("halted.txt")).unwrap();
+        assert!(
+            note.starts_with("stopped by successive halving after epoch"),
+            "{note}"
+        );
+        assert!(
+            !r.join("predictions.csv").exists(),
+            "a cut job read its test part"
+        );
+        let epochs = history(r).lines().count() - 1;
+        // Never better on validation at its rung than the survivor there.
+        assert!(val_f1(r, epochs) <= val_f1(&survivor, epochs), "{note}");
+        cut_at.push(epochs);
+    }
+    cut_at.sort();
+    assert_eq!(cut_at, [1, 1, 2]);
+    let summary = fs::read_to_string(results.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("## Stopped by successive halving"),
+        "{summary}"
+    );
+    let (_, status, _) = run(ser().arg("status").arg(&results));
+    assert!(status.contains("1 done, 3 halted"), "{status}");
+
+    // The survivor alone (its point only: nothing to cut) gives the same results.
+    let id = survivor.file_name().unwrap().to_str().unwrap().to_string();
+    let filters = ids
+        .iter()
+        .position(|i| *i == id)
+        .map(|p| [2, 4, 6, 8][p])
+        .unwrap();
+    let alone = tempfile::tempdir().unwrap();
+    let (code, _, err) =
+        run(sweep(&file, alone.path()).args(["--only", &format!("model.filters=[{filters}]")]));
+    assert_eq!(code, 0, "{err}");
+    crate::common::same_run(&survivor, &alone.path().join("results/tiny").join(&id));
+
+    // Again: nothing trains, the cuts stay.
+    let before = fs::read(survivor.join("metrics.json")).unwrap();
+    let (code, _, err) = run(&mut sweep(&file, dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(before, fs::read(survivor.join("metrics.json")).unwrap());
+    assert_eq!(
+        runs.iter()
+            .filter(|r| r.join("halted.txt").exists())
+            .count(),
+        3
+    );
+}

@@ -274,6 +274,13 @@ pub fn sweep(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
         picked
     };
     let out = args.flags.out.join(&exp.name);
+    if exp.search.is_some() && args.executor == Executor::Slurm {
+        return Err(Error::Usage(format!(
+            "{}: [search] (successive halving) runs here only: each cut waits on every point's \
+             rung; leave out --executor slurm, or drop [search] to submit the whole grid",
+            exp.file.display()
+        )));
+    }
     if args.executor == Executor::Slurm {
         return sweep_slurm(&args, &exp, &jobs, &out);
     }
@@ -287,6 +294,13 @@ pub fn sweep(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
             "{}",
             runner::dry_run(&exp, &jobs, &out, &args.flags.overrides())
         );
+        if let Some(search) = &exp.search {
+            let seeds = exp.layout(&jobs)?.seeds;
+            println!(
+                "{}",
+                runner::halving::plan_line(&exp, search, &jobs, &seeds)?
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let opts = SweepOptions {
@@ -297,8 +311,34 @@ pub fn sweep(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
         overrides: args.flags.overrides(),
         quiet,
         threads: args.threads,
+        pause_after: None,
     };
-    let outcome = runner::sweep(&exp, &jobs, &args.flags.trainer(quiet), &opts)?;
+    let trainer = args.flags.trainer(quiet);
+    let outcome = match &exp.search {
+        Some(search) => {
+            let seeds = exp.layout(&jobs)?.seeds;
+            let h = runner::halving::sweep(&exp, search, &jobs, &seeds, &trainer, &opts)?;
+            if h.outcome.signal.is_none() && h.outcome.stopped.is_none() {
+                eprintln!(
+                    "{}: successive halving at epochs {}: {} grid point{} stopped, {} epochs \
+                     trained of the full grid's {} ({:.0} %)",
+                    exp.name,
+                    h.rungs
+                        .iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    h.cuts.len(),
+                    if h.cuts.len() == 1 { "" } else { "s" },
+                    h.epochs,
+                    h.full_epochs,
+                    100.0 * h.epochs as f64 / h.full_epochs.max(1) as f64
+                );
+            }
+            h.outcome
+        }
+        None => runner::sweep(&exp, &jobs, &trainer, &opts)?,
+    };
     if let Some(signal) = outcome.signal {
         // Stopping promptly matters more than a summary (a cluster kills soon after SIGTERM).
         eprintln!(
@@ -391,6 +431,7 @@ pub fn run(args: RunArgs, quiet: bool) -> Result<ExitCode> {
         overrides: args.flags.overrides(),
         quiet,
         threads: None,
+        pause_after: None,
     };
     let outcome = runner::sweep(&exp, &picked, &args.flags.trainer(quiet), &opts)?;
     if let Some(signal) = outcome.signal {

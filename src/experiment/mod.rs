@@ -27,11 +27,13 @@ pub mod grid;
 pub mod id;
 pub mod layout;
 pub mod point;
+pub mod search;
 
 pub use grid::{Grid, MAX_JOBS};
 pub use id::{identity, job_id};
 pub use layout::{Layout, Reference, DEFAULT_METRICS, METRICS};
 pub use point::{config_value, describe, leaves, parse_assignment, show, value_of, Point};
+pub use search::{Cut, Search, SearchKind};
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -67,6 +69,8 @@ pub struct Experiment {
     pub grid: Grid,
     /// The `[report]` table ([`layout`]).
     pub report: Table,
+    /// `[search]`: successive halving instead of training every point to the end.
+    pub search: Option<Search>,
 }
 
 /// A job: a grid point and the config it resolves to.
@@ -104,6 +108,8 @@ struct FileSections {
     grid: Option<Table>,
     #[serde(default)]
     report: Option<layout::LayoutFile>,
+    #[serde(default)]
+    search: Option<Search>,
 }
 
 impl Experiment {
@@ -142,6 +148,20 @@ impl Experiment {
             Some(Value::Table(t)) => t,
             Some(_) => return Err(Error::config(file, "report", "must be a table")),
         };
+        let search = match base.remove("search") {
+            None => None,
+            Some(v) => {
+                let s = Search::deserialize(v).map_err(|e| {
+                    Error::config(
+                        file,
+                        "search",
+                        format!("{e} (see `[search]` in the README)"),
+                    )
+                })?;
+                s.check(file)?;
+                Some(s)
+            }
+        };
         let exp = Experiment {
             name,
             file: file.to_path_buf(),
@@ -149,6 +169,7 @@ impl Experiment {
             base,
             grid,
             report,
+            search,
         };
         // The base alone must already be a valid config: catches typos outside the grid early.
         exp.resolve(&Point::new())?;

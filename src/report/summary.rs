@@ -14,6 +14,8 @@ use crate::base::{Error, Result};
 use crate::config::Config;
 use crate::eval::stats::{self, Interval};
 use crate::eval::{GroupScore, GroupScores, Predictions};
+use crate::experiment::search::read_cuts;
+use crate::experiment::Cut;
 use crate::experiment::{config_value, layout, leaves, value_of, Experiment, Job, Layout, Point};
 use crate::rundir::{JobState, RunDir};
 use crate::split::Facts;
@@ -97,6 +99,8 @@ pub struct Summary {
     pub fixed: Vec<(String, Value)>,
     /// Every job of the grid, in grid order.
     pub jobs: Vec<JobResult>,
+    /// Grid points stopped by successive halving (`[search]`), in the order they were cut.
+    pub cuts: Vec<Cut>,
     /// In table order (first appearance in the grid).
     pub rows: Vec<Row>,
     /// Job directories in the folder that are not in the grid (an older version of it).
@@ -221,6 +225,7 @@ pub fn load(dir: &Path) -> Result<Summary> {
         layout,
         fixed,
         jobs: results,
+        cuts: read_cuts(dir)?,
         rows,
         stale,
     })

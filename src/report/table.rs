@@ -334,6 +334,40 @@ pub fn blocks(s: &Summary, charts: &[TableCharts]) -> Vec<Block> {
             }
         }
     }
+    if !s.cuts.is_empty() {
+        out.push(Block::Heading("Stopped by successive halving".into()));
+        out.push(Block::Para(vec![
+            "Grid points cut at a rung by their mean validation macro F1 (the test part of \
+             their runs was never read); the others trained on. Their jobs are `halted`."
+                .into(),
+        ]));
+        out.push(Block::Table {
+            head: vec![
+                "after epoch".into(),
+                "grid point".into(),
+                "val macro F1".into(),
+                "rank".into(),
+                "jobs".into(),
+            ],
+            body: s
+                .cuts
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.epoch.to_string(),
+                        c.point.clone(),
+                        c.val_macro_f1.map_or("—".into(), |v| format!("{v:.4}")),
+                        format!("{} of {}", c.rank, c.of),
+                        c.jobs
+                            .iter()
+                            .map(|j| format!("`{j}`"))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ]
+                })
+                .collect(),
+        });
+    }
     let failed: Vec<Vec<String>> = s
         .jobs
         .iter()

@@ -51,6 +51,7 @@ const PREDICTIONS: &str = "predictions.csv";
 const METRICS: &str = "metrics.json";
 const ERROR: &str = "error.txt";
 const INTERRUPTED: &str = "interrupted.txt";
+const HALTED: &str = "halted.txt";
 const RELIABILITY: &str = "reliability.png";
 const LOCK: &str = "lock";
 const EVAL: &str = "eval";
@@ -438,6 +439,22 @@ impl RunDir {
     /// An interrupted job's note, if `interrupted.txt` exists.
     pub fn read_interrupted(&self) -> Option<String> {
         std::fs::read_to_string(self.path.join(INTERRUPTED))
+            .ok()
+            .map(|m| m.trim_end().to_string())
+    }
+
+    // --- halted.txt ---------------------------------------------------------------------------
+
+    /// Records that successive halving stopped the job at a rung (not a failure: its grid point
+    /// was among the worse on validation; a rerun leaves it stopped, `--force` trains it again).
+    pub fn write_halted(&self, message: &str) -> Result<()> {
+        self.create()?;
+        atomic::write(&self.path.join(HALTED), format!("{message}\n").as_bytes())
+    }
+
+    /// A halted job's note, if `halted.txt` exists.
+    pub fn read_halted(&self) -> Option<String> {
+        std::fs::read_to_string(self.path.join(HALTED))
             .ok()
             .map(|m| m.trim_end().to_string())
     }

@@ -1,6 +1,6 @@
 //! The state of one job's run directory, read from the files in it (done = `metrics.json`,
-//! failed = `error.txt`, running = a live `lock`, interrupted = `interrupted.txt`, started = a
-//! `checkpoint/`), and the lock that keeps two sweeps from running the same job.
+//! failed = `error.txt`, running = a live `lock`, interrupted = `interrupted.txt`, halted =
+//! `halted.txt`, started = a `checkpoint/`), and the lock that keeps two sweeps from running the same job.
 //!
 //! A lock is a file created exclusively: `pid host [slurm JOBID]`. A lock left by a process that
 //! is gone (same host, pid not alive) is stale and taken over; so is one whose Slurm job has
@@ -25,6 +25,9 @@ pub enum JobState {
     Running(String),
     /// Stopped by a signal (`interrupted.txt`): resumes, not a failure.
     Interrupted(String),
+    /// Stopped at a rung of successive halving (`halted.txt`): its grid point was among the
+    /// worse on validation; not run further, not evaluated on test.
+    Halted(String),
     /// Started before (a checkpoint, a stale lock) but neither done nor failed: resumes.
     Started,
     /// Nothing there yet.
@@ -42,6 +45,9 @@ impl JobState {
                 return JobState::Running(owner.to_string());
             }
         }
+        if let Some(msg) = run.read_halted() {
+            return JobState::Halted(msg);
+        }
         if let Some(msg) = run.read_error() {
             return JobState::Failed(msg);
         }
@@ -55,13 +61,15 @@ impl JobState {
         }
     }
 
-    /// One word for listings: `done`, `failed`, `running`, `interrupted`, `started`, `pending`.
+    /// One word for listings: `done`, `failed`, `running`, `interrupted`, `halted`, `started`,
+    /// `pending`.
     pub fn word(&self) -> &'static str {
         match self {
             JobState::Done => "done",
             JobState::Failed(_) => "failed",
             JobState::Running(_) => "running",
             JobState::Interrupted(_) => "interrupted",
+            JobState::Halted(_) => "halted",
             JobState::Started => "started",
             JobState::Pending => "pending",
         }

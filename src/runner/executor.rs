@@ -46,6 +46,9 @@ pub struct SweepOptions {
     /// Rayon threads of each job's tensor work (its own pool per job thread); `None`: all jobs
     /// share the global pool (one thread per core).
     pub threads: Option<usize>,
+    /// Train up to this epoch only, for now (a rung of successive halving): such jobs end
+    /// paused, not done, their test part unread.
+    pub pause_after: Option<usize>,
 }
 
 impl SweepOptions {
@@ -59,6 +62,7 @@ impl SweepOptions {
             overrides: Overrides::default(),
             quiet: false,
             threads: None,
+            pause_after: None,
         }
     }
 }
@@ -80,6 +84,10 @@ pub struct SweepOutcome {
     pub deferred: usize,
     /// Ids stopped by a signal now (they resume on the next sweep).
     pub interrupted: Vec<String>,
+    /// Ids paused at `pause_after` now (successive halving).
+    pub paused: Vec<String>,
+    /// Ids left stopped by successive halving (`halted.txt`), not run.
+    pub halted: Vec<String>,
     /// The signal that stopped the sweep, if one did (jobs after it were not started).
     pub signal: Option<i32>,
     /// Why the sweep stopped early without a signal: the storage refused a write (full disk,
@@ -172,6 +180,7 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
             Ran::Failed(m, _) => outcome.failed.push((id, m)),
             Ran::Busy => outcome.busy.push(id),
             Ran::Interrupted => outcome.interrupted.push(id),
+            Ran::Paused => outcome.paused.push(id),
         }
     }
     outcome.signal = interrupt::requested();
@@ -184,9 +193,14 @@ pub fn run_jobs(jobs: &[Job], trainer: &dyn Trainer, opts: &SweepOptions) -> Res
 fn to_run(jobs: &[Job], opts: &SweepOptions, outcome: &mut SweepOutcome) -> Vec<usize> {
     let mut todo: Vec<usize> = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
-        let done = RunDir::new(opts.out.join(&job.id)).is_done();
-        if done && !opts.force {
+        let run = RunDir::new(opts.out.join(&job.id));
+        if opts.force {
+            todo.push(i);
+        } else if run.is_done() {
             outcome.already_done += 1;
+        } else if run.read_halted().is_some() {
+            // Stopped by successive halving: stays stopped (--force trains it again).
+            outcome.halted.push(job.id.clone());
         } else {
             todo.push(i);
         }
@@ -393,6 +407,8 @@ enum Ran {
     Busy,
     /// Stopped by a signal: recorded in `interrupted.txt`, resumes next time.
     Interrupted,
+    /// Trained up to `pause_after`, to go on later.
+    Paused,
 }
 
 fn run_one(
@@ -432,8 +448,9 @@ fn run_one(
         if let Some(source) = source {
             continue_source(job, source, &run, opts);
         }
-        match catch_panic(|| trainer.run(&job.id, config, &dir)) {
-            Ok(Ok(())) => Ok(Ran::Done),
+        match catch_panic(|| trainer.run(&job.id, config, &dir, opts.pause_after)) {
+            Ok(Ok(true)) => Ok(Ran::Done),
+            Ok(Ok(false)) => Ok(Ran::Paused),
             Ok(Err(e)) => Err(e),
             // Error::Data shows the message as it is (what error.txt always said).
             Err(what) => Err(Error::Data(format!("panicked: {what}"))),
@@ -522,7 +539,7 @@ mod tests {
                 .push(config.features.kind.to_string());
             Ok(())
         }
-        fn run(&self, _id: &str, config: &Config, dir: &Path) -> Result<()> {
+        fn run(&self, _id: &str, config: &Config, dir: &Path, _: Option<usize>) -> Result<bool> {
             self.ran.fetch_add(1, Ordering::SeqCst);
             if self.fail.contains(&config.train.seed) {
                 return Err(Error::Data(format!("seed {} is cursed", config.train.seed)));
@@ -532,7 +549,8 @@ mod tests {
             }
             let classes = ["a".to_string(), "b".to_string()];
             let metrics = crate::eval::evaluate(&[0, 1], &[0, 1], &classes)?;
-            RunDir::new(dir).write_metrics(&metrics, serde_json::json!({}))
+            RunDir::new(dir).write_metrics(&metrics, serde_json::json!({}))?;
+            Ok(true)
         }
     }
 

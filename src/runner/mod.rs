@@ -7,6 +7,8 @@
 //! - [`chain`]: jobs that differ only in `train.epochs` share their first epochs (the longer
 //!   continues the shorter's checkpoint, bit-identical on CPU); a chain is one unit of work.
 //! - [`packing`]: `--jobs auto`, jobs side by side for small models, every core for large ones.
+//! - [`halving`]: `[search] kind = "halving"`, successive halving on validation macro F1 over
+//!   rungs of the runner with `pause_after`.
 //! - [`plan`](mod@plan): what a sweep would do (`--dry-run`) and which job `ser run --job / --only` names.
 //! - [`slurm`]: the same jobs as a Slurm job array instead (`--executor slurm`): scripts written
 //!   under the results folder, submitted with `sbatch`, tasks running `ser run --job-list`.
@@ -25,6 +27,7 @@
 
 pub mod chain;
 pub mod executor;
+pub mod halving;
 pub mod packing;
 pub mod plan;
 pub mod slurm;
@@ -45,8 +48,16 @@ pub trait Trainer: Sync {
     /// Makes the features `config` needs ready (the cache), once per distinct (corpus, audio,
     /// features) before any job runs, so parallel jobs never extract the same features twice.
     fn prepare(&self, config: &Config) -> Result<()>;
-    /// Trains and evaluates `config` into `run_dir`; `id` labels its progress.
-    fn run(&self, id: &str, config: &Config, run_dir: &Path) -> Result<()>;
+    /// Trains and evaluates `config` into `run_dir`; `id` labels its progress. With
+    /// `pause_after`, trains up to that epoch only and returns `false` (paused, the test part
+    /// unread) unless the run ended there or before (`true`: done).
+    fn run(
+        &self,
+        id: &str,
+        config: &Config,
+        run_dir: &Path,
+        pause_after: Option<usize>,
+    ) -> Result<bool>;
 }
 
 /// The real trainer: [`crate::job::run`] on this machine, features through the cache.
@@ -79,12 +90,20 @@ impl Trainer for LocalTrainer {
         Ok(())
     }
 
-    fn run(&self, id: &str, config: &Config, run_dir: &Path) -> Result<()> {
+    fn run(
+        &self,
+        id: &str,
+        config: &Config,
+        run_dir: &Path,
+        pause_after: Option<usize>,
+    ) -> Result<bool> {
         let opts = JobOptions {
             label: Some(id.to_string()),
             ..self.options.clone()
         };
-        let s = job::run(config, run_dir, &opts)?;
+        let Some(s) = job::run_until(config, run_dir, &opts, pause_after)? else {
+            return Ok(false);
+        };
         tracing::info!(
             "{id}: accuracy {:.4}, macro F1 {:.4} ({} epochs, {:.1} s on {})",
             s.metrics.accuracy,
@@ -93,6 +112,6 @@ impl Trainer for LocalTrainer {
             s.train_seconds,
             s.backend
         );
-        Ok(())
+        Ok(true)
     }
 }

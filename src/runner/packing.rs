@@ -136,8 +136,14 @@ mod tests {
         // Given values win; one unit or one core runs alone.
         let p = packing(std::slice::from_ref(&one_d), 9, 2, Some(1), None);
         assert_eq!((p.jobs, p.threads, p.auto), (1, None, false));
-        assert_eq!(packing(std::slice::from_ref(&one_d), 1, 2, None, None).jobs, 1);
-        assert_eq!(packing(std::slice::from_ref(&one_d), 9, 1, None, None).jobs, 1);
+        assert_eq!(
+            packing(std::slice::from_ref(&one_d), 1, 2, None, None).jobs,
+            1
+        );
+        assert_eq!(
+            packing(std::slice::from_ref(&one_d), 9, 1, None, None).jobs,
+            1
+        );
         let p = packing(&[one_d], 9, 16, None, Some(4));
         assert_eq!((p.jobs, p.threads), (4, Some(4)));
     }

@@ -77,6 +77,7 @@ pub fn status(jobs: &[Job], out: &Path) -> Result<Vec<JobStatus>> {
                 ),
             ),
             (JobState::Interrupted(m), _) => ("interrupted", m.clone()),
+            (JobState::Halted(m), _) => ("halted", m.clone()),
             // Submitted, gone from the queue, neither done nor failed: killed or out of time.
             (_, None) if queue.is_some() && log(&job.id).is_some() => (
                 "failed",
@@ -139,6 +140,7 @@ pub fn render(exp: &Experiment, jobs: &[Job], rows: &[JobStatus], out: &Path) ->
         "queued",
         "failed",
         "interrupted",
+        "halted",
         "started",
         "pending",
     ];

@@ -282,8 +282,12 @@ pub fn train(
     }
     run.write_history(&state.history)?;
 
-    let mut finished = true;
-    while state.epoch < config.epochs && !state.stopped_early {
+    // Paused (successive halving): a checkpoint already at or past `stop_after` trains nothing
+    // now; the run goes on from it later.
+    let mut finished = !job
+        .stop_after
+        .is_some_and(|s| state.epoch >= s && state.epoch < config.epochs && !state.stopped_early);
+    while finished && state.epoch < config.epochs && !state.stopped_early {
         let epoch = state.epoch + 1;
         let record;
         (model, record) = epoch::run(
