@@ -91,22 +91,27 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
-    /// Wall time of a whole sweep, cold: the report's 1D CNN × 3 filter sets × seeds 0 1 2 × 20
-    /// epochs on EmoDB (experiments/bench-sweep.toml), beside the peer's features.py + run_1d.py
-    /// doing the same nine trainings in the same run.
+    /// Wall time of a whole sweep, cold: the report's 1D CNN × 3 filter sets × 20 and 40 epochs ×
+    /// seeds 0 1 2 on EmoDB (experiments/bench-sweep.toml), beside the peer's features.py +
+    /// run_1d.py doing the same 18 trainings in the same run.
     #[command(
-        after_help = "Example:\n  ser bench sweep --corpus ../shared/data/emodb/wav --peer /tmp/peer --setup 1 --setup 2x1\n\nThe peer needs tensorflow-cpu and its copy of the clips: `just peer-setup-train`."
+        after_help = "Example:\n  ser bench sweep --corpus ../shared/data/emodb/wav --peer /tmp/peer --setup auto --setup 1 --halving 10\n\nThe peer needs tensorflow-cpu and its copy of the clips: `just peer-setup-train`."
     )]
     Sweep {
         /// The EmoDB folder.
         #[arg(long, default_value = "../shared/data/emodb/wav")]
         corpus: PathBuf,
-        /// Our setups, each run cold in turn: JOBS (sharing all cores) or JOBSxTHREADS per job.
-        #[arg(long = "setup", value_name = "JOBS[xTHREADS]", default_value = "2x1")]
+        /// Our setups, each run cold in turn: auto (`ser sweep`'s default), JOBS (sharing all
+        /// cores) or JOBSxTHREADS per job.
+        #[arg(long = "setup", value_name = "auto|JOBS[xTHREADS]", default_value = "auto")]
         setups: Vec<bench::sweep::Setup>,
-        /// Epochs of every training (both sides).
+        /// The shorter epoch count E of the grid's epochs axis (E, 2E), both sides.
         #[arg(long, default_value_t = 20)]
         epochs: usize,
+        /// Also search the 2E-epoch points by successive halving from this first rung, and say
+        /// whether it keeps the full grid's best point.
+        #[arg(long, value_name = "EPOCHS")]
+        halving: Option<usize>,
         /// The peer's folder (also $SER_PEER_DIR).
         #[arg(long, env = "SER_PEER_DIR", default_value = "/tmp/peer")]
         peer: PathBuf,
@@ -236,6 +241,7 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             corpus,
             setups,
             epochs,
+            halving,
             peer,
             no_peer,
             work,
@@ -244,6 +250,7 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             let spec = bench::sweep::SweepBench {
                 corpus,
                 epochs: Some(epochs),
+                halving,
                 setups,
                 peer: (!no_peer).then_some(peer),
                 work,
