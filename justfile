@@ -58,10 +58,11 @@ bench-train: build
     {{ser}} bench train --corpus ../shared/data/emodb/wav --peer /tmp/peer \
         --warmup 3 --steps 10 --rounds 5 --json results/bench-train.json
 
-# e.g. `just bench-sweep --setup 1 --setup 2x1` to compare setups (needs `just peer-setup-train`).
-# A whole sweep's wall time, cold (9 trainings of the 1D CNN on EmoDB), against the peer, same run.
+# e.g. `just bench-sweep --setup auto --setup 1` to compare setups (needs `just peer-setup-train`).
+# A whole sweep's wall time, cold (18 trainings of the 1D CNN on EmoDB: filters × 20/40 epochs ×
+# seeds), against the peer, same run; then the 40-epoch points by successive halving.
 bench-sweep *ARGS: build
-    {{ser}} bench sweep --corpus ../shared/data/emodb/wav --peer /tmp/peer \
+    {{ser}} bench sweep --corpus ../shared/data/emodb/wav --peer /tmp/peer --halving 10 \
         --json results/bench-sweep.json "$@"
 
 # All benchmarks.

@@ -9,6 +9,21 @@ use std::path::{Path, PathBuf};
 use crate::common::{failure, ser, stdout};
 use crate::runner::{experiment, ids, run, sweep, GRID};
 
+/// The frozen job list a submission wrote into `slurm` (the first found).
+fn job_list(slurm: &Path) -> PathBuf {
+    fs::read_dir(slurm)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("jobs-")
+        })
+        .unwrap()
+}
+
 /// Names that run shell code if any script forgets to quote them.
 const HOSTILE_DIR: &str = "x; touch PWNED 'q'";
 const HOSTILE_NAME: &str = "e $(touch PWNED2); touch PWNED3";
@@ -237,17 +252,7 @@ fn submitting_again_leaves_done_jobs_out_and_limit_defers() {
         "{err}"
     );
     let slurm = dir.path().join("results/tiny/slurm");
-    let list = fs::read_dir(&slurm)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("jobs-")
-        })
-        .unwrap();
+    let list = job_list(&slurm);
     assert_eq!(fs::read_to_string(list).unwrap().trim(), ids[2]);
 
     // ser status: from the results folder (no Slurm submission recorded: no queue asked).
@@ -379,17 +384,7 @@ fn a_chain_of_epochs_is_one_task_that_writes_every_job_of_it() {
         "{err}"
     );
     let results = dir.path().join("results/tiny");
-    let list = fs::read_dir(results.join("slurm"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("jobs-")
-        })
-        .unwrap();
+    let list = job_list(&results.join("slurm"));
     let text = fs::read_to_string(&list).unwrap();
     // Grid order: epochs outer, seeds inner.
     assert_eq!(

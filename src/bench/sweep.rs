@@ -266,7 +266,11 @@ pub fn run(bench: &SweepBench) -> Result<SweepBenchResult> {
     let chains = runner::chain::chains(&jobs, &Default::default());
     Ok(SweepBenchResult {
         trainings: jobs.len(),
-        epochs: jobs.iter().map(|j| j.config.train.epochs).max().unwrap_or(0),
+        epochs: jobs
+            .iter()
+            .map(|j| j.config.train.epochs)
+            .max()
+            .unwrap_or(0),
         clips: bench.corpus.display().to_string(),
         ours,
         peer,
@@ -280,11 +284,9 @@ pub fn run(bench: &SweepBench) -> Result<SweepBenchResult> {
     })
 }
 
-/// Our sweep in `dir` (empty cache): features first (timed apart), then the jobs and the summary,
-/// as `ser sweep` runs them.
-fn time_ours(exp: &Experiment, jobs: &[Job], setup: Setup, dir: &Path) -> Result<SideResult> {
-    let load0 = super::load_avg();
-    let trainer = LocalTrainer {
+/// The runner's trainer, quiet, with its feature cache in `dir/cache` (empty: a cold start).
+fn quiet_trainer(dir: &Path) -> LocalTrainer {
+    LocalTrainer {
         options: JobOptions {
             cache: CacheOptions {
                 dir: dir.join("cache"),
@@ -294,7 +296,14 @@ fn time_ours(exp: &Experiment, jobs: &[Job], setup: Setup, dir: &Path) -> Result
             quiet: true,
             label: None,
         },
-    };
+    }
+}
+
+/// Our sweep in `dir` (empty cache): features first (timed apart), then the jobs and the summary,
+/// as `ser sweep` runs them.
+fn time_ours(exp: &Experiment, jobs: &[Job], setup: Setup, dir: &Path) -> Result<SideResult> {
+    let load0 = super::load_avg();
+    let trainer = quiet_trainer(dir);
     let out = dir.join(&exp.name);
     let t = Instant::now();
     // The sweep would prepare them itself; done here first only to time the two phases apart.
@@ -370,7 +379,11 @@ fn time_halving(
     dir: &Path,
     full: Option<&SideResult>,
 ) -> Result<HalvingBench> {
-    let longest = jobs.iter().map(|j| j.config.train.epochs).max().unwrap_or(0);
+    let longest = jobs
+        .iter()
+        .map(|j| j.config.train.epochs)
+        .max()
+        .unwrap_or(0);
     let jobs: Vec<Job> = jobs
         .iter()
         .filter(|j| j.config.train.epochs == longest)
@@ -382,22 +395,22 @@ fn time_halving(
         eta: 2,
     };
     let seeds = exp.layout(&jobs)?.seeds;
-    let trainer = LocalTrainer {
-        options: JobOptions {
-            cache: CacheOptions {
-                dir: dir.join("cache"),
-                skip_bad: false,
-                gpu: None,
-            },
-            quiet: true,
-            label: None,
-        },
-    };
+    let trainer = quiet_trainer(dir);
     let out = dir.join(&exp.name);
     let t = Instant::now();
-    let h = runner::halving::sweep(exp, &search, &jobs, &seeds, &trainer, &SweepOptions::new(&out))?;
+    let h = runner::halving::sweep(
+        exp,
+        &search,
+        &jobs,
+        &seeds,
+        &trainer,
+        &SweepOptions::new(&out),
+    )?;
     if let Some((id, message)) = h.outcome.failed.first() {
-        return Err(Error::job(id, format!("failed in bench sweep (halving): {message}")));
+        return Err(Error::job(
+            id,
+            format!("failed in bench sweep (halving): {message}"),
+        ));
     }
     let total_s = t.elapsed().as_secs_f64();
     let (accuracy, _) = scores(&out, &jobs)?;
@@ -453,7 +466,10 @@ fn time_peer(dir: &Path, jobs: &[Job]) -> Result<SideResult> {
     let mut sets: Vec<(String, usize, Vec<u64>)> = Vec::new();
     for j in jobs {
         let (label, epochs) = (filters_label(j), j.config.train.epochs);
-        match sets.iter_mut().find(|(l, e, _)| *l == label && *e == epochs) {
+        match sets
+            .iter_mut()
+            .find(|(l, e, _)| *l == label && *e == epochs)
+        {
             Some((_, _, seeds)) => seeds.push(j.config.train.seed),
             None => sets.push((label, epochs, vec![j.config.train.seed])),
         }
@@ -493,7 +509,10 @@ fn time_peer(dir: &Path, jobs: &[Job]) -> Result<SideResult> {
                 .args(&seeds)
                 .arg("--filters")
                 .args(&filters),
-            &format!("keras 1d ({label}) × {epochs} epochs × {} seeds", seeds.len()),
+            &format!(
+                "keras 1d ({label}) × {epochs} epochs × {} seeds",
+                seeds.len()
+            ),
         )
         .and_then(|_| {
             let path = dir.join("results").join(format!(
@@ -566,16 +585,17 @@ pub fn table(r: &SweepBenchResult) -> String {
         s += &format!("{e}\n");
     }
     if let Some(h) = &r.halving {
-        let same = match (&h.full_best_by_test, &h.full_best_by_val) {
-            (Some(t), Some(v)) => format!(
+        let same =
+            match (&h.full_best_by_test, &h.full_best_by_val) {
+                (Some(t), Some(v)) => format!(
                 "the full grid's best at {} epochs: {t} by test accuracy ({}), {v} by validation \
                  macro F1 ({})",
                 r.epochs,
                 if *t == h.survivor { "same" } else { "different" },
                 if *v == h.survivor { "same" } else { "different" },
             ),
-            _ => "no full run to compare with".into(),
-        };
+                _ => "no full run to compare with".into(),
+            };
         s += &format!(
             "\nsuccessive halving over the {}-epoch points (first rung {}, rungs {:?}, eta 2): \
              {:.1} s, {} of {} epochs; kept {} (test accuracy {}); {same}\n",
@@ -649,7 +669,12 @@ mod tests {
         epochs.dedup();
         assert_eq!(epochs, [3, 6]);
         // Each 6-epoch job continues its 3-epoch twin: 9 chains.
-        assert_eq!(runner::chain::chains(&jobs, &Default::default()).units.len(), 9);
+        assert_eq!(
+            runner::chain::chains(&jobs, &Default::default())
+                .units
+                .len(),
+            9
+        );
         assert!(jobs.iter().all(|j| j.config.data.path == Path::new("wav")));
     }
 }

@@ -103,7 +103,11 @@ pub enum BenchCommand {
         corpus: PathBuf,
         /// Our setups, each run cold in turn: auto (`ser sweep`'s default), JOBS (sharing all
         /// cores) or JOBSxTHREADS per job.
-        #[arg(long = "setup", value_name = "auto|JOBS[xTHREADS]", default_value = "auto")]
+        #[arg(
+            long = "setup",
+            value_name = "auto|JOBS[xTHREADS]",
+            default_value = "auto"
+        )]
         setups: Vec<bench::sweep::Setup>,
         /// The shorter epoch count E of the grid's epochs axis (E, 2E), both sides.
         #[arg(long, default_value_t = 20)]
