@@ -13,7 +13,7 @@ ser := "target/release/ser"
 quickstart: build
     {{ser}} sweep experiments/quickstart.toml
 
-# e.g. `just sweep experiments/filters.toml --data DIR --jobs 2`; `--dry-run` lists the jobs.
+# e.g. `just sweep experiments/filters.toml --data DIR`; `--dry-run` lists the jobs.
 # Run an experiment's grid (resuming: done jobs are skipped), then its report.
 sweep FILE *ARGS: build
     {{ser}} sweep "$@"
