@@ -7,6 +7,23 @@
 //! with `'` (OWASP's rule for CSV injection), which spreadsheets show as text; numbers such as
 //! `-0.5` are left as they are, so they stay numbers.
 
+/// The header record of CSV `text` and its other non-blank lines, each with its index from 0
+/// (line numbers in messages are that + 1); errors say what is wrong, for the caller to put
+/// beside the file's name.
+pub fn header_and_lines(
+    text: &str,
+) -> std::result::Result<(Vec<String>, Vec<(usize, &str)>), String> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let header = match lines.next() {
+        Some((_, h)) => parse_record(h).map_err(|e| format!("line 1: {e}"))?,
+        None => return Err("empty: no header".into()),
+    };
+    Ok((header, lines.collect()))
+}
+
 /// Splits one CSV line into fields: comma-separated, surrounding blanks trimmed, fields may be
 /// double-quoted with `""` standing for a quote inside them.
 pub fn parse_record(line: &str) -> std::result::Result<Vec<String>, String> {

@@ -63,14 +63,7 @@ impl Predictions {
     /// `speaker` may be absent (files of older runs).
     pub fn parse(text: &str, path: &Path) -> Result<Predictions> {
         let bad = |message: String| Error::format(path, message);
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
-        let header = match lines.next() {
-            Some((_, h)) => csv::parse_record(h).map_err(|e| bad(format!("line 1: {e}")))?,
-            None => return Err(bad("empty: no header".into())),
-        };
+        let (header, lines) = csv::header_and_lines(text).map_err(bad)?;
         let header: Vec<String> = header.iter().map(|h| unquote(h)).collect();
         let col = |name: &str| header.iter().position(|h| h == name);
         let need = |name: &str| {

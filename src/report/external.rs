@@ -91,14 +91,7 @@ impl External {
     /// the probability columns where there are any, probabilities numbers in [0, 1].
     pub fn parse(text: &str, file: &Path) -> Result<External> {
         let bad = |message: String| Error::format(file, message);
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
-        let header = match lines.next() {
-            Some((_, h)) => csv::parse_record(h).map_err(|e| bad(format!("line 1: {e}")))?,
-            None => return Err(bad("empty: no header".into())),
-        };
+        let (header, lines) = csv::header_and_lines(text).map_err(bad)?;
         let col = |name: &str| header.iter().position(|h| h == name);
         let need = |name: &str| {
             col(name).ok_or_else(|| {
