@@ -7,12 +7,13 @@
 //! with `'` (OWASP's rule for CSV injection), which spreadsheets show as text; numbers such as
 //! `-0.5` are left as they are, so they stay numbers.
 
+/// A CSV text's header fields and its other non-blank lines (index from 0, line).
+pub type HeaderAndLines<'a> = (Vec<String>, Vec<(usize, &'a str)>);
+
 /// The header record of CSV `text` and its other non-blank lines, each with its index from 0
 /// (line numbers in messages are that + 1); errors say what is wrong, for the caller to put
 /// beside the file's name.
-pub fn header_and_lines(
-    text: &str,
-) -> std::result::Result<(Vec<String>, Vec<(usize, &str)>), String> {
+pub fn header_and_lines(text: &str) -> std::result::Result<HeaderAndLines<'_>, String> {
     let mut lines = text
         .lines()
         .enumerate()
