@@ -968,6 +968,14 @@ fn successive_halving_cuts_on_validation_and_keeps_the_survivor_exact() {
         summary.contains("## Stopped by successive halving"),
         "{summary}"
     );
+    assert!(
+        summary.contains(
+            "1 of 4 jobs done, 0 failed, 3 stopped by successive halving, 0 not done yet"
+        ),
+        "{summary}"
+    );
+    assert!(summary.contains("| 0 (1 halted) |"), "{summary}");
+    assert!(err.contains(", 3 stopped by successive halving"), "{err}");
     let (_, status, _) = run(ser().arg("status").arg(&results));
     assert!(status.contains("1 done, 3 halted"), "{status}");
 

@@ -392,6 +392,10 @@ pub fn sweep(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
             String::new()
         } else {
             format!(", {} running in another process", outcome.busy.len())
+        } + &if outcome.halted.is_empty() {
+            String::new()
+        } else {
+            format!(", {} stopped by successive halving", outcome.halted.len())
         },
         outcome.seconds,
         written.summary.display()

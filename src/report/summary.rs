@@ -81,9 +81,10 @@ pub struct Row {
     /// (`ci_runs` of them).
     pub accuracy_ci: Option<Interval>,
     pub ci_runs: usize,
-    /// Runs done, failed, not run yet.
+    /// Runs done, failed, stopped by successive halving, not run yet.
     pub done: usize,
     pub failed: usize,
+    pub halted: usize,
     pub pending: usize,
 }
 
@@ -108,7 +109,15 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Jobs in each state: done, failed, other (pending, started, running).
+    /// Jobs stopped by successive halving (`halted`).
+    pub fn halted(&self) -> usize {
+        self.jobs
+            .iter()
+            .filter(|j| matches!(j.state, JobState::Halted(_)))
+            .count()
+    }
+
+    /// Jobs in each state: done, failed, other (pending, started, running, halted).
     pub fn counts(&self) -> (usize, usize, usize) {
         let done = self
             .jobs
@@ -349,6 +358,8 @@ fn aggregate(jobs: &[JobResult], layout: &Layout) -> Vec<Row> {
             let group: Vec<&JobResult> = indexed.iter().map(|(_, j)| *j).collect();
             let done: Vec<&&JobResult> =
                 group.iter().filter(|j| j.state == JobState::Done).collect();
+            let count =
+                |of: &dyn Fn(&JobState) -> bool| group.iter().filter(|j| of(&j.state)).count();
             let stats = layout
                 .metrics
                 .iter()
@@ -398,16 +409,14 @@ fn aggregate(jobs: &[JobResult], layout: &Layout) -> Vec<Row> {
                 accuracy_ci,
                 ci_runs: by_speaker.len(),
                 done: done.len(),
-                failed: group
-                    .iter()
-                    .filter(|j| matches!(j.state, JobState::Failed(_)))
-                    .count(),
-                pending: group.len()
-                    - done.len()
-                    - group
-                        .iter()
-                        .filter(|j| matches!(j.state, JobState::Failed(_)))
-                        .count(),
+                failed: count(&|st| matches!(st, JobState::Failed(_))),
+                halted: count(&|st| matches!(st, JobState::Halted(_))),
+                pending: count(&|st| {
+                    !matches!(
+                        st,
+                        JobState::Done | JobState::Failed(_) | JobState::Halted(_)
+                    )
+                }),
             });
         }
     }

@@ -118,6 +118,9 @@ fn runs_cell(row: &Row) -> String {
     if row.failed > 0 {
         extra.push(format!("{} failed", row.failed));
     }
+    if row.halted > 0 {
+        extra.push(format!("{} halted", row.halted));
+    }
     if row.pending > 0 {
         extra.push(format!("{} not done", row.pending));
     }
@@ -204,9 +207,16 @@ pub fn blocks(s: &Summary, charts: &[TableCharts]) -> Vec<Block> {
     if let Some(note) = &l.note {
         out.push(Block::Para(vec![note.trim().to_string()]));
     }
+    let halted = s.halted();
     let mut intro = vec![format!(
-        "{done} of {} jobs done, {failed} failed, {other} not done yet ({}).",
+        "{done} of {} jobs done, {failed} failed, {}{} not done yet ({}).",
         s.jobs.len(),
+        if halted > 0 {
+            format!("{halted} stopped by successive halving, ")
+        } else {
+            String::new()
+        },
+        other - halted,
         s.dir.display()
     )];
     if l.seeds.is_empty() {

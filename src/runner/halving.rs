@@ -135,6 +135,7 @@ pub fn sweep(
     trainer: &dyn Trainer,
     opts: &SweepOptions,
 ) -> Result<Halving> {
+    let started = std::time::Instant::now();
     let rungs = rungs(exp, search, jobs)?;
     exp.write_copy(&opts.out)?;
     let points = points(jobs, seeds);
@@ -221,6 +222,8 @@ pub fn sweep(
     failed.retain(|f| !last.ran.contains(&f.0) && !last.failed.iter().any(|g| g.0 == f.0));
     last.failed.extend(failed);
     last.total = jobs.len();
+    last.seconds = started.elapsed().as_secs_f64();
+    last.halted = out.cuts.iter().flat_map(|c| c.jobs.clone()).collect();
     out.outcome = last;
     Ok(out)
 }
