@@ -384,17 +384,27 @@ impl Extractor {
     /// `[3 * frames]` (spectral), `[5 * frames]` (zcr+rms+spectral) or `[12, frames]` (chroma).
     pub fn input_shape(&self, n_samples: usize) -> Vec<usize> {
         let frames = self.n_frames(n_samples);
+        let per_frame = values_per_frame(self.kind, self.mel.n_mels(), self.n_mfcc);
         match self.kind {
-            FeatureKind::ZcrRms => vec![2 * frames],
-            FeatureKind::Zcr | FeatureKind::Rms => vec![frames],
             FeatureKind::Energy => vec![frames::energy_frames(n_samples, self.hop)],
-            FeatureKind::MelDb => vec![self.mel.n_mels(), frames],
-            FeatureKind::Mfcc => vec![self.n_mfcc, frames],
-            FeatureKind::MfccDeltas => vec![3 * self.n_mfcc, frames],
-            FeatureKind::Spectral => vec![3 * frames],
-            FeatureKind::ZcrRmsSpectral => vec![5 * frames],
-            FeatureKind::Chroma => vec![12, frames],
+            k if k.is_2d() => vec![per_frame, frames],
+            _ => vec![per_frame * frames],
         }
+    }
+}
+
+/// Values of `kind`'s model input per frame: the rows a matrix kind stacks, or the per-frame
+/// features a vector kind concatenates (2 for `zcr+rms`); `n_mels` and `n_mfcc` as configured.
+pub fn values_per_frame(kind: FeatureKind, n_mels: usize, n_mfcc: usize) -> usize {
+    match kind {
+        FeatureKind::ZcrRms => 2,
+        FeatureKind::Zcr | FeatureKind::Rms | FeatureKind::Energy => 1,
+        FeatureKind::MelDb => n_mels,
+        FeatureKind::Mfcc => n_mfcc,
+        FeatureKind::MfccDeltas => 3 * n_mfcc,
+        FeatureKind::Spectral => 3,
+        FeatureKind::ZcrRmsSpectral => 5,
+        FeatureKind::Chroma => 12,
     }
 }
 

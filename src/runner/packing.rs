@@ -9,7 +9,8 @@
 //! model of the sweep costs at most [`PACK_MAX_MACS_PER_FRAME`], one thread each; otherwise one job
 //! with every core. Results never depend on the packing (each job's random draws are its own).
 
-use crate::config::{BackendKind, Config, FeatureKind, ModelKind};
+use crate::config::{BackendKind, Config, ModelKind};
+use crate::features::values_per_frame;
 
 /// Largest conv cost per audio frame (multiply-adds of the forward pass) for which jobs run side
 /// by side. The report's 1D CNN (512, 512, 128) on ZCR + RMS costs about 1.5 M per frame and
@@ -78,7 +79,8 @@ pub fn macs_per_frame(config: &Config) -> u128 {
     };
     // Positions per frame: a vector kind concatenates its rows along the one axis; a matrix kind
     // has its rows as the second axis.
-    let mut positions = values_per_frame(config) as f64;
+    let f = &config.features;
+    let mut positions = values_per_frame(f.kind, f.n_mels, f.n_mfcc) as f64;
     let shrink = (m.pool.stride.max(1) as f64).powi(axes);
     let (mut cin, mut total) = (1u128, 0f64);
     for &f in &m.filters {
@@ -90,25 +92,10 @@ pub fn macs_per_frame(config: &Config) -> u128 {
     total.min(u128::MAX as f64) as u128
 }
 
-/// Input values per audio frame of a feature kind.
-fn values_per_frame(config: &Config) -> usize {
-    let f = &config.features;
-    match f.kind {
-        FeatureKind::ZcrRms => 2,
-        FeatureKind::Zcr | FeatureKind::Rms | FeatureKind::Energy => 1,
-        FeatureKind::MelDb => f.n_mels,
-        FeatureKind::Mfcc => f.n_mfcc,
-        FeatureKind::MfccDeltas => 3 * f.n_mfcc,
-        FeatureKind::Spectral => 3,
-        FeatureKind::ZcrRmsSpectral => 5,
-        FeatureKind::Chroma => 12,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ModelConfig;
+    use crate::config::{FeatureKind, ModelConfig};
 
     fn config(kind: ModelKind, features: FeatureKind, filters: &[usize]) -> Config {
         let mut c = Config::default();
