@@ -43,6 +43,11 @@ fn default_eta() -> usize {
 }
 
 impl Search {
+    /// How many of `alive` points go on past a rung: the better 1/eta, at least one.
+    pub fn keep(&self, alive: usize) -> usize {
+        alive.div_ceil(self.eta).max(1)
+    }
+
     /// The epochs at which points are cut, for runs of `epochs` epochs: min_epochs, then eta
     /// times the previous, while below `epochs`.
     pub fn rungs(&self, epochs: usize) -> Vec<usize> {

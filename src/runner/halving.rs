@@ -89,7 +89,7 @@ pub fn plan_line(
         if alive <= 1 {
             break;
         }
-        let keep = alive.div_ceil(search.eta).max(1);
+        let keep = search.keep(alive);
         total += (alive - keep) as f64 * per_point * r as f64;
         alive = keep;
     }
@@ -180,7 +180,7 @@ pub fn sweep(
         // Best first; NaN (no validation value) last; ties keep grid order (a stable sort).
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         scored.sort_by_key(|s| s.1.is_nan());
-        let keep = alive.len().div_ceil(search.eta).max(1);
+        let keep = search.keep(alive.len());
         let next = rungs.get(k + 1).copied().unwrap_or(epochs);
         for (rank, &(p, f1)) in scored.iter().enumerate().skip(keep) {
             let cut = Cut {
