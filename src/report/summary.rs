@@ -109,27 +109,20 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Jobs stopped by successive halving (`halted`).
-    pub fn halted(&self) -> usize {
-        self.jobs
-            .iter()
-            .filter(|j| matches!(j.state, JobState::Halted(_)))
-            .count()
-    }
-
-    /// Jobs in each state: done, failed, other (pending, started, running, halted).
-    pub fn counts(&self) -> (usize, usize, usize) {
-        let done = self
-            .jobs
-            .iter()
-            .filter(|j| j.state == JobState::Done)
-            .count();
-        let failed = self
-            .jobs
-            .iter()
-            .filter(|j| matches!(j.state, JobState::Failed(_)))
-            .count();
-        (done, failed, self.jobs.len() - done - failed)
+    /// Jobs in each state: done, failed, stopped by successive halving, other (pending,
+    /// started, running).
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let count =
+            |of: &dyn Fn(&JobState) -> bool| self.jobs.iter().filter(|j| of(&j.state)).count();
+        let done = count(&|st| *st == JobState::Done);
+        let failed = count(&|st| matches!(st, JobState::Failed(_)));
+        let halted = count(&|st| matches!(st, JobState::Halted(_)));
+        (
+            done,
+            failed,
+            halted,
+            self.jobs.len() - done - failed - halted,
+        )
     }
 }
 

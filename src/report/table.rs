@@ -202,12 +202,11 @@ pub fn render_markdown(blocks: &[Block]) -> String {
 /// The summary as document blocks; `charts` go under the table they belong to.
 pub fn blocks(s: &Summary, charts: &[TableCharts]) -> Vec<Block> {
     let l = &s.layout;
-    let (done, failed, other) = s.counts();
+    let (done, failed, halted, other) = s.counts();
     let mut out = vec![Block::Title(s.name.clone())];
     if let Some(note) = &l.note {
         out.push(Block::Para(vec![note.trim().to_string()]));
     }
-    let halted = s.halted();
     let mut intro = vec![format!(
         "{done} of {} jobs done, {failed} failed, {}{} not done yet ({}).",
         s.jobs.len(),
@@ -216,7 +215,7 @@ pub fn blocks(s: &Summary, charts: &[TableCharts]) -> Vec<Block> {
         } else {
             String::new()
         },
-        other - halted,
+        other,
         s.dir.display()
     )];
     if l.seeds.is_empty() {
