@@ -408,15 +408,12 @@ impl RunDir {
 
     /// Writes `error.txt` for a failed job.
     pub fn write_error(&self, message: &str) -> Result<()> {
-        self.create()?;
-        atomic::write(&self.path.join(ERROR), format!("{message}\n").as_bytes())
+        self.write_note(ERROR, message)
     }
 
     /// A failed job's message, if `error.txt` exists.
     pub fn read_error(&self) -> Option<String> {
-        std::fs::read_to_string(self.path.join(ERROR))
-            .ok()
-            .map(|m| m.trim_end().to_string())
+        self.read_note(ERROR)
     }
 
     /// Removes `error.txt` and `interrupted.txt` (a job starting again).
@@ -429,18 +426,12 @@ impl RunDir {
 
     /// Records that the job was stopped by a signal (not a failure: it resumes).
     pub fn write_interrupted(&self, message: &str) -> Result<()> {
-        self.create()?;
-        atomic::write(
-            &self.path.join(INTERRUPTED),
-            format!("{message}\n").as_bytes(),
-        )
+        self.write_note(INTERRUPTED, message)
     }
 
     /// An interrupted job's note, if `interrupted.txt` exists.
     pub fn read_interrupted(&self) -> Option<String> {
-        std::fs::read_to_string(self.path.join(INTERRUPTED))
-            .ok()
-            .map(|m| m.trim_end().to_string())
+        self.read_note(INTERRUPTED)
     }
 
     // --- halted.txt ---------------------------------------------------------------------------
@@ -448,13 +439,23 @@ impl RunDir {
     /// Records that successive halving stopped the job at a rung (not a failure: its grid point
     /// was among the worse on validation; a rerun leaves it stopped, `--force` trains it again).
     pub fn write_halted(&self, message: &str) -> Result<()> {
-        self.create()?;
-        atomic::write(&self.path.join(HALTED), format!("{message}\n").as_bytes())
+        self.write_note(HALTED, message)
     }
 
     /// A halted job's note, if `halted.txt` exists.
     pub fn read_halted(&self) -> Option<String> {
-        std::fs::read_to_string(self.path.join(HALTED))
+        self.read_note(HALTED)
+    }
+
+    /// Writes the one-line note file `name` (`error.txt`, `interrupted.txt`, `halted.txt`).
+    fn write_note(&self, name: &str, message: &str) -> Result<()> {
+        self.create()?;
+        atomic::write(&self.path.join(name), format!("{message}\n").as_bytes())
+    }
+
+    /// The note file `name`'s text, if it exists.
+    fn read_note(&self, name: &str) -> Option<String> {
+        std::fs::read_to_string(self.path.join(name))
             .ok()
             .map(|m| m.trim_end().to_string())
     }
