@@ -282,12 +282,14 @@ pub fn train(
     }
     run.write_history(&state.history)?;
 
-    // Paused (successive halving): a checkpoint already at or past `stop_after` trains nothing
-    // now; the run goes on from it later.
-    let mut finished = !job
-        .stop_after
-        .is_some_and(|s| state.epoch >= s && state.epoch < config.epochs && !state.stopped_early);
-    while finished && state.epoch < config.epochs && !state.stopped_early {
+    let mut finished = true;
+    while state.epoch < config.epochs && !state.stopped_early {
+        // `stop_after` (successive halving) pauses the run at that epoch, also when a checkpoint
+        // is already there or past it: the run goes on from it later.
+        if job.stop_after.is_some_and(|s| state.epoch >= s) {
+            finished = false;
+            break;
+        }
         let epoch = state.epoch + 1;
         let record;
         (model, record) = epoch::run(
@@ -300,10 +302,6 @@ pub fn train(
             &device,
         )?;
         end_epoch(run, &config, &model, &optim, record, &backend, &mut state)?;
-        if job.stop_after == Some(epoch) && epoch < config.epochs && !state.stopped_early {
-            finished = false;
-            break;
-        }
     }
 
     if finished {
